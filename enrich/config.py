@@ -1,0 +1,205 @@
+"""Enrichment configuration as frozen values, parsed from a plain mapping (a TOML or JSON document).
+
+Reading the file is the caller's job (``ingest.settings``); everything here is pure so a bad file
+fails at cold start with a sentence that names the offending key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Literal, get_args
+
+Layer = Literal["first", "last", "unassigned"]
+SelectorKind = Literal["rule_group", "managed", "rule_group_pattern", "web_acl_rule"]
+
+# Header names whose values never leave the ingester (DESIGN.md, contract 3). Matched case-insensitively.
+DEFAULT_REDACTED_HEADERS: Final = (
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-amz-security-token",
+    "x-auth-token",
+    "x-csrf-token",
+    "x-xsrf-token",
+)
+# The same marker WAF itself writes for redacted fields, so one dashboard filter covers both.
+DEFAULT_MARKER: Final = "REDACTED"
+DEFAULT_INDEX_PREFIX: Final = "waflens-events"
+ACCOUNT_TAG_KEYS: Final = ("name", "team", "environment", "cost_centre", "business_unit")
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message names the key and what is wrong with it."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """Who answers for a rule or rule group, and where it sits in the web ACL."""
+
+    team: str
+    layer: Layer = "unassigned"
+    oncall: str | None = None
+
+
+UNOWNED: Final = Owner(team="unowned", layer="unassigned", oncall=None)
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One way of recognising a rule group (or, when none acted, a web ACL rule) that an owner owns.
+
+    ``rule_group``: an exact rule group id (ARN or ``AWS#Name[#Version_x]``);
+    ``managed``: an AWS managed rule group name, any version (``AWSManagedRulesCommonRuleSet``);
+    ``rule_group_pattern``: a glob (``*``, ``?``) over the rule group id;
+    ``web_acl_rule``: a glob over ``terminatingRuleId`` when no rule group terminated
+    (``Default_Action``, a rate-based rule, Firewall Manager ``PREFMManaged*`` rules).
+    Precedence follows that order; within a kind, the first owner in the file wins.
+    """
+
+    kind: SelectorKind
+    value: str
+    owner: Owner
+
+
+@dataclass(frozen=True)
+class AccountTags:
+    """Tags of one AWS account, as AWS Organizations or a file declares them."""
+
+    account_id: str
+    name: str | None = None
+    team: str | None = None
+    environment: str | None = None
+    cost_centre: str | None = None
+    business_unit: str | None = None
+
+
+@dataclass(frozen=True)
+class EnrichConfig:
+    """Everything the pure enrichment needs; build it once at the edge."""
+
+    selectors: tuple[Selector, ...] = ()
+    default_owner: Owner = UNOWNED
+    accounts: tuple[AccountTags, ...] = ()
+    redacted_headers: tuple[str, ...] = DEFAULT_REDACTED_HEADERS
+    redaction_marker: str = DEFAULT_MARKER
+    index_prefix: str = DEFAULT_INDEX_PREFIX
+    # extra per-account defaults for accounts absent from ``accounts``
+    account_defaults: AccountTags = field(default_factory=lambda: AccountTags(account_id=""))
+
+    @classmethod
+    def from_mapping(cls, doc: Mapping[str, object]) -> EnrichConfig:
+        """Parse a configuration document; raise ConfigError naming the offending key."""
+        _only_keys(doc, {"owners", "default_owner", "accounts", "account_defaults", "redaction", "index"}, "")
+        selectors = _selectors(_list(doc.get("owners", []), "owners"))
+        default_owner = _owner(
+            _table(doc.get("default_owner", {}), "default_owner"), "default_owner", UNOWNED
+        )
+        accounts = _accounts(_table(doc.get("accounts", {}), "accounts"))
+        defaults = _account_tags(
+            "", _table(doc.get("account_defaults", {}), "account_defaults"), "account_defaults"
+        )
+        redaction = _table(doc.get("redaction", {}), "redaction")
+        _only_keys(redaction, {"headers", "replace_defaults", "marker"}, "redaction")
+        headers = tuple(h.lower() for h in _strings(redaction.get("headers", []), "redaction.headers"))
+        base = () if redaction.get("replace_defaults", False) is True else DEFAULT_REDACTED_HEADERS
+        marker = _string(redaction.get("marker", DEFAULT_MARKER), "redaction.marker")
+        index = _table(doc.get("index", {}), "index")
+        _only_keys(index, {"prefix"}, "index")
+        prefix = _string(index.get("prefix", DEFAULT_INDEX_PREFIX), "index.prefix")
+        if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:'):
+            raise ConfigError(f"index.prefix {prefix!r} is not a valid OpenSearch index name prefix")
+        return cls(
+            selectors=selectors,
+            default_owner=default_owner,
+            accounts=accounts,
+            redacted_headers=tuple(dict.fromkeys((*base, *headers))),
+            redaction_marker=marker,
+            index_prefix=prefix,
+            account_defaults=defaults,
+        )
+
+
+def _selectors(owners: Sequence[object]) -> tuple[Selector, ...]:
+    seen: dict[tuple[str, str], int] = {}
+    out: list[Selector] = []
+    for i, raw in enumerate(owners):
+        where = f"owners[{i}]"
+        entry = _table(raw, where)
+        _only_keys(entry, {"team", "layer", "oncall", *get_args(SelectorKind)}, where)
+        owner = _owner(entry, where, None)
+        for kind in get_args(SelectorKind):
+            for value in _strings(entry.get(kind, []), f"{where}.{kind}"):
+                if (kind, value) in seen:
+                    raise ConfigError(
+                        f"{where}.{kind}: {value!r} is already owned by owners[{seen[kind, value]}]"
+                    )
+                seen[kind, value] = i
+                out.append(Selector(kind=kind, value=value, owner=owner))
+    return tuple(out)
+
+
+def _owner(entry: Mapping[str, object], where: str, fallback: Owner | None) -> Owner:
+    if fallback is not None and not entry:
+        return fallback
+    team = entry.get("team")
+    if not isinstance(team, str) or not team:
+        raise ConfigError(f"{where}.team must be a non-empty string")
+    layer = entry.get("layer", "unassigned")
+    if layer not in get_args(Layer):
+        raise ConfigError(f"{where}.layer must be one of {', '.join(get_args(Layer))}, not {layer!r}")
+    oncall = entry.get("oncall")
+    if oncall is not None and not isinstance(oncall, str):
+        raise ConfigError(f"{where}.oncall must be a string")
+    return Owner(team=team, layer=layer, oncall=oncall)
+
+
+def _accounts(table: Mapping[str, object]) -> tuple[AccountTags, ...]:
+    out = []
+    for account_id, tags in table.items():
+        if not (len(account_id) == 12 and account_id.isdigit()):
+            raise ConfigError(f"accounts.{account_id}: an AWS account id is 12 digits (quote it in TOML)")
+        out.append(
+            _account_tags(account_id, _table(tags, f"accounts.{account_id}"), f"accounts.{account_id}")
+        )
+    return tuple(out)
+
+
+def _account_tags(account_id: str, tags: Mapping[str, object], where: str) -> AccountTags:
+    _only_keys(tags, set(ACCOUNT_TAG_KEYS), where)
+    values = {k: _string(tags[k], f"{where}.{k}") for k in ACCOUNT_TAG_KEYS if k in tags}
+    return AccountTags(account_id=account_id, **values)
+
+
+def _only_keys(table: Mapping[str, object], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(f"unknown key {prefix}{unknown[0]} (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _table(value: object, where: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where} must be a table")
+    return value
+
+
+def _list(value: object, where: str) -> Sequence[object]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list")
+    return value
+
+
+def _string(value: object, where: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string")
+    return value
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    items = _list(value, where)
+    return tuple(_string(v, f"{where}[{i}]") for i, v in enumerate(items))

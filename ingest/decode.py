@@ -1,0 +1,187 @@
+"""Framed record texts → a typed, redacted Polars frame, plus the records rejected with a reason.
+
+The fast path is one ``str.json_decode`` over the whole batch into an explicit struct (no inference).
+Polars fails a whole column on one bad row, so a failing batch is bisected until the bad rows are
+isolated; those, and the rows the regex redaction cannot prove complete, take the exact path: orjson,
+``Redaction.redact_object``, then coercion to the schema's shapes (a list where an object belongs
+becomes null in the typed column; the value stays, redacted, in ``event_original``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Final
+
+import orjson
+import polars as pl
+
+from enrich import schema as S
+from enrich.redact import Redaction
+from ingest.framing import FramedBatch, position
+from ingest.outcomes import RejectedRecord, RejectKind
+
+_TEXT: Final = "_text"  # the record as framed: unredacted; used for the id, then dropped
+_DECODE: Final = "_decode"  # the text fed to json_decode (redacted; normalized on the exact path)
+_ROW: Final = "_row"
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """Typed rows (``_id``, ``event_original``, ``line``, ``part`` and the projected WAF columns)."""
+
+    frame: pl.DataFrame
+    rejected: list[RejectedRecord]
+
+
+def record_id(text: str) -> str:
+    """The document id of a record: a 128-bit BLAKE2b of its exact text as WAF wrote it.
+
+    Derived from the event alone, so replays, Firehose retries and backfills converge on one document,
+    while two records that differ in any byte (two requests in the same millisecond) never collide.
+    """
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection: pl.Schema) -> DecodedBatch:
+    """Decode a framed batch into typed rows; every candidate ends in the frame or in ``rejected``."""
+    dtype = S.decode_dtype(projection)
+    frame = pl.DataFrame(
+        {_TEXT: batch.texts, "line": batch.lines, "part": batch.parts},
+        schema={_TEXT: pl.String, "line": pl.Int64, "part": pl.Int64},
+    ).with_row_index(_ROW)
+    # One id per record, from the unredacted text. A per-record step: Polars has no hash that is stable
+    # across its releases, and an id that changed on upgrade would duplicate every replayed document.
+    frame = frame.with_columns(pl.Series(S.DOC_ID, [record_id(t) for t in batch.texts], pl.String))
+    text = pl.col(_TEXT)
+    frame = frame.with_columns(redaction.redact_expr(text).alias(S.EVENT_ORIGINAL)).with_columns(
+        (
+            redaction.needs_exact_redaction(text, pl.col(S.EVENT_ORIGINAL))
+            | pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
+        ).alias("_exact")
+    )
+    fast = frame.filter(~pl.col("_exact"))
+    decoded, failed = _decode_lenient(fast[S.EVENT_ORIGINAL], dtype)
+    rows = [fast.filter(~failed).with_columns(decoded.filter(~failed).alias(_DECODE))]
+    exact_rows, rejected = _exact_path(
+        pl.concat([frame.filter(pl.col("_exact")), fast.filter(failed)]), source, redaction, dtype
+    )
+    rows.append(exact_rows)
+    typed = pl.concat(rows).sort(_ROW).drop(_TEXT, "_exact", _ROW)
+    typed = typed.with_columns(pl.col(_DECODE).struct.unnest()).drop(_DECODE)
+    valid, invalid = _check_required(typed, projection, source)
+    return DecodedBatch(frame=valid, rejected=rejected + invalid)
+
+
+def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
+    """Decode every row that decodes; return the decoded column and a mask of rows that did not."""
+    try:
+        return texts.str.json_decode(dtype), pl.Series([False] * len(texts), dtype=pl.Boolean)
+    except pl.exceptions.ComputeError:
+        if len(texts) == 1:
+            return pl.Series([None], dtype=dtype), pl.Series([True])
+    half = len(texts) // 2
+    left, left_failed = _decode_lenient(texts[:half], dtype)
+    right, right_failed = _decode_lenient(texts[half:], dtype)
+    return left.append(right), left_failed.append(right_failed)
+
+
+def _exact_path(
+    rows: pl.DataFrame, source: str, redaction: Redaction, dtype: pl.Struct
+) -> tuple[pl.DataFrame, list[RejectedRecord]]:
+    """Records the fast path could not take, one by one: parse, redact exactly, coerce to shape."""
+    kept: dict[str, list[object]] = {name: [] for name in (_ROW, S.DOC_ID, "line", "part", S.EVENT_ORIGINAL)}
+    decode_texts: list[str] = []
+    rejected: list[RejectedRecord] = []
+    for row in rows.iter_rows(named=True):  # rare rows only: see the module docstring
+        where = position(row["line"], row["part"])
+        try:
+            value = orjson.loads(row[_TEXT])
+        except orjson.JSONDecodeError as exc:
+            original = redaction.redact_bytes(row[_TEXT].encode())
+            rejected.append(RejectedRecord(source, where, "invalid_json", f"invalid JSON: {exc}", original))
+            continue
+        problem = _unusable(value)
+        if problem is not None:
+            kind, reason = problem
+            original = orjson.dumps(redaction.redact_object(value))
+            rejected.append(RejectedRecord(source, where, kind, reason, original))
+            continue
+        redacted = redaction.redact_object(value)
+        if redacted != orjson.loads(row[S.EVENT_ORIGINAL]):
+            row[S.EVENT_ORIGINAL] = orjson.dumps(redacted).decode()  # the regex pass missed a value
+        for name, column in kept.items():
+            column.append(row[name])
+        decode_texts.append(orjson.dumps(_coerce(redacted, dtype)).decode())
+    frame = pl.DataFrame(
+        kept,
+        schema={
+            _ROW: pl.UInt32,
+            S.DOC_ID: pl.String,
+            "line": pl.Int64,
+            "part": pl.Int64,
+            S.EVENT_ORIGINAL: pl.String,
+        },
+    )
+    decoded = pl.Series(decode_texts, dtype=pl.String).str.json_decode(dtype)
+    return frame.with_columns(
+        pl.lit(None, pl.String).alias(_TEXT), pl.lit(True).alias("_exact"), decoded.alias(_DECODE)
+    ).select(_ROW, _TEXT, "line", "part", S.DOC_ID, S.EVENT_ORIGINAL, "_exact", _DECODE), rejected
+
+
+def _unusable(value: object) -> tuple[RejectKind, str] | None:
+    if not isinstance(value, dict):
+        return "not_an_object", f"a JSON {type(value).__name__}, not a WAF record object"
+    clash = [k for k in S.RESERVED_TOP_LEVEL if k in value]
+    if clash:
+        return "reserved_field", f"the record already has a top-level {clash[0]!r} field, which waflens adds"
+    return None
+
+
+def _coerce(value: object, dtype: pl.DataType) -> object:
+    """``value`` in the JSON shapes ``dtype`` expects; a shape that does not fit becomes null."""
+    if isinstance(dtype, pl.Struct):
+        if not isinstance(value, dict):
+            return None
+        return {f.name: _coerce(value.get(f.name), f.dtype) for f in dtype.fields}
+    if isinstance(dtype, pl.List):
+        if value is None:
+            return None
+        if not isinstance(value, list):
+            # a list of strings written as one string (Athena's DDL types oversizeFields so)
+            return (
+                [value]
+                if not isinstance(value, dict) and not isinstance(dtype.inner, pl.Struct | pl.List)
+                else None
+            )
+        return [_coerce(v, dtype.inner) for v in value]
+    return None if isinstance(value, dict | list) else value
+
+
+def _check_required(
+    frame: pl.DataFrame, projection: pl.Schema, source: str
+) -> tuple[pl.DataFrame, list[RejectedRecord]]:
+    """Cast to the typed schema and split off rows that lack a usable required field."""
+    raw_ts = pl.col("timestamp")
+    ts = raw_ts.cast(pl.Int64, strict=False)
+    missing = [pl.when(pl.col(f).is_null()).then(pl.lit(f)) for f in S.REQUIRED_FIELDS]
+    bad_ts = pl.when(
+        raw_ts.is_not_null() & (ts.is_null() | (ts < S.MIN_TIMESTAMP_MS) | (ts >= S.MAX_TIMESTAMP_MS))
+    ).then(pl.format("timestamp {} is not epoch milliseconds between 2000 and 2100", raw_ts))
+    checked = frame.with_columns(
+        pl.concat_str(missing, separator=", ", ignore_nulls=True).alias("_missing"), bad_ts.alias("_bad")
+    )
+    problems = checked.filter(pl.col("_missing").ne("") | pl.col("_bad").is_not_null())
+    rejected = [
+        RejectedRecord(
+            source,
+            position(row["line"], row["part"]),
+            "missing_field" if row["_missing"] else "invalid_field",
+            f"missing required field(s): {row['_missing']}" if row["_missing"] else str(row["_bad"]),
+            row[S.EVENT_ORIGINAL].encode(),
+        )
+        for row in problems.select("line", "part", "_missing", "_bad", S.EVENT_ORIGINAL).iter_rows(named=True)
+    ]
+    valid = checked.filter(pl.col("_missing").eq("") & pl.col("_bad").is_null()).drop("_missing", "_bad")
+    casts = {name: pl.col(name).cast(dtype, strict=False) for name, dtype in projection.items()}
+    return valid.with_columns(**casts), rejected
