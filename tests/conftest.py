@@ -1,0 +1,15 @@
+"""Shared pytest fixtures for every test tier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support import shared
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The read-only ``../shared`` folder (``WAFLENS_SHARED_DIR`` overrides); fails in CI, skips locally."""
+    return shared.shared_dir()
