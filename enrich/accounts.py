@@ -23,7 +23,6 @@ def with_account(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
         accounts_table(config), on="_account_id", how="left", validate="m:1", maintain_order="left"
     )
     defaults = config.account_defaults
-    tags = {key: pl.col(key).fill_null(pl.lit(getattr(defaults, key), pl.String)) for key in ACCOUNT_TAG_KEYS}
-    return joined.with_columns(
-        pl.struct(id=pl.col("_account_id"), **tags).cast(S.ACCOUNT).alias("_account")
-    ).drop("_account_id", *ACCOUNT_TAG_KEYS)
+    tags = [pl.col(key).fill_null(pl.lit(getattr(defaults, key), pl.String)) for key in ACCOUNT_TAG_KEYS]
+    account = pl.struct(pl.col("_account_id").alias("id"), *tags).cast(S.ACCOUNT)
+    return joined.with_columns(account.alias("_account")).drop("_account_id", *ACCOUNT_TAG_KEYS)

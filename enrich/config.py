@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Literal, get_args
+from typing import Final, Literal, TypeGuard, get_args
 
 Layer = Literal["first", "last", "unassigned"]
 SelectorKind = Literal["rule_group", "managed", "rule_group_pattern", "web_acl_rule"]
@@ -148,12 +148,16 @@ def _owner(entry: Mapping[str, object], where: str, fallback: Owner | None) -> O
     if not isinstance(team, str) or not team:
         raise ConfigError(f"{where}.team must be a non-empty string")
     layer = entry.get("layer", "unassigned")
-    if layer not in get_args(Layer):
+    if not _is_layer(layer):
         raise ConfigError(f"{where}.layer must be one of {', '.join(get_args(Layer))}, not {layer!r}")
     oncall = entry.get("oncall")
     if oncall is not None and not isinstance(oncall, str):
         raise ConfigError(f"{where}.oncall must be a string")
     return Owner(team=team, layer=layer, oncall=oncall)
+
+
+def _is_layer(value: object) -> TypeGuard[Layer]:
+    return value in get_args(Layer)
 
 
 def _accounts(table: Mapping[str, object]) -> tuple[AccountTags, ...]:

@@ -41,12 +41,11 @@ def _glob_owner(subject: pl.Expr, selectors: Sequence[Selector], kind: SelectorK
     chosen = [s for s in selectors if s.kind == kind]
     if not chosen:
         return pl.lit(None, S.OWNER)
-    chain = pl.when(subject.str.contains(glob_regex(chosen[0].value))).then(
-        _owner_struct(chosen[0].owner, kind)
-    )
-    for sel in chosen[1:]:
-        chain = chain.when(subject.str.contains(glob_regex(sel.value))).then(_owner_struct(sel.owner, kind))
-    return chain.otherwise(pl.lit(None, S.OWNER))
+    owner = pl.lit(None, S.OWNER)
+    for sel in reversed(chosen):  # built from the last, so the first selector in the file wins
+        matches = subject.str.contains(glob_regex(sel.value))
+        owner = pl.when(matches).then(_owner_struct(sel.owner, kind)).otherwise(owner)
+    return owner
 
 
 def _selector_table(selectors: Sequence[Selector], kind: SelectorKind, key: str) -> pl.LazyFrame:

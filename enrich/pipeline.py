@@ -21,12 +21,12 @@ _TEMPORARY: Final = ("_webacl", "_account", "_group_id", "_group_rule", "_manage
 def _pack(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
     flat = flat_fields(config.redacted_headers)
     enrichment = pl.struct(
-        blocked=flat["blocked"],
-        counted=flat["counted"],
-        webacl=pl.col("_webacl"),
-        account=pl.col("_account"),
-        terminating=terminating_expr(),
-        **{k: v for k, v in flat.items() if k not in ("blocked", "counted")},
+        flat["blocked"].alias("blocked"),
+        flat["counted"].alias("counted"),
+        pl.col("_webacl").alias("webacl"),
+        pl.col("_account").alias("account"),
+        terminating_expr().alias("terminating"),
+        *(v.alias(k) for k, v in flat.items() if k not in ("blocked", "counted")),
     ).cast(S.ENRICHMENT_FIELDS)
     return frame.with_columns(enrichment.alias(S.ENRICHMENT)).drop(_TEMPORARY)
 

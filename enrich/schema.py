@@ -13,9 +13,12 @@ Three views of a WAF record are derived from the single declaration ``WAF_RECORD
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
 
 # --- WAF record -----------------------------------------------------------------------------------
 
@@ -84,36 +87,35 @@ HTTP_REQUEST: Final = pl.Struct(
 LABEL: Final = pl.Struct({"name": pl.String})
 
 # Top-level WAF fields in WAF's own order (../shared/reference/waf-log-format.md §1.1).
-WAF_RECORD: Final = pl.Schema(
-    {
-        "timestamp": pl.Int64,
-        "formatVersion": pl.Int64,
-        "webaclId": pl.String,
-        "terminatingRuleId": pl.String,
-        "terminatingRuleType": pl.String,
-        "action": pl.String,
-        "terminatingRuleMatchDetails": pl.List(MATCH_DETAIL),
-        "httpSourceName": pl.String,
-        "httpSourceId": pl.String,
-        "ruleGroupList": pl.List(RULE_GROUP_RESULT),
-        "rateBasedRuleList": pl.List(RATE_BASED_RESULT),
-        "nonTerminatingMatchingRules": pl.List(RULE_RESULT),
-        "requestHeadersInserted": pl.List(NAME_VALUE),
-        "responseCodeSent": pl.Int64,
-        "httpRequest": HTTP_REQUEST,
-        "labels": pl.List(LABEL),
-        "captchaResponse": CHALLENGE_RESULT,
-        "challengeResponse": CHALLENGE_RESULT,
-        "ja3Fingerprint": pl.String,
-        "ja4Fingerprint": pl.String,
-        "requestBodySize": pl.Int64,
-        "requestBodySizeInspectedByWAF": pl.Int64,
-        "oversizeFields": pl.List(pl.String),
-        "clientAsn": pl.Int64,
-        "forwardedAsn": pl.Int64,
-        "cfDistributionTenantId": pl.String,
-    }
-)
+_WAF_FIELDS: dict[str, PolarsDataType] = {
+    "timestamp": pl.Int64,
+    "formatVersion": pl.Int64,
+    "webaclId": pl.String,
+    "terminatingRuleId": pl.String,
+    "terminatingRuleType": pl.String,
+    "action": pl.String,
+    "terminatingRuleMatchDetails": pl.List(MATCH_DETAIL),
+    "httpSourceName": pl.String,
+    "httpSourceId": pl.String,
+    "ruleGroupList": pl.List(RULE_GROUP_RESULT),
+    "rateBasedRuleList": pl.List(RATE_BASED_RESULT),
+    "nonTerminatingMatchingRules": pl.List(RULE_RESULT),
+    "requestHeadersInserted": pl.List(NAME_VALUE),
+    "responseCodeSent": pl.Int64,
+    "httpRequest": HTTP_REQUEST,
+    "labels": pl.List(LABEL),
+    "captchaResponse": CHALLENGE_RESULT,
+    "challengeResponse": CHALLENGE_RESULT,
+    "ja3Fingerprint": pl.String,
+    "ja4Fingerprint": pl.String,
+    "requestBodySize": pl.Int64,
+    "requestBodySizeInspectedByWAF": pl.Int64,
+    "oversizeFields": pl.List(pl.String),
+    "clientAsn": pl.Int64,
+    "forwardedAsn": pl.Int64,
+    "cfDistributionTenantId": pl.String,
+}
+WAF_RECORD: Final = pl.Schema(_WAF_FIELDS)
 WAF_FIELDS: Final = tuple(WAF_RECORD.names())
 
 # A record is rejected when one of these is missing (waf-log-format.md §7, "Required keys").
@@ -130,7 +132,7 @@ ENRICHMENT: Final = "waflens"
 RESERVED_TOP_LEVEL: Final = (TIMESTAMP, ENRICHMENT)
 
 
-def _project(dtype: pl.DataType, spec: dict[str, object]) -> pl.DataType:
+def _project(dtype: PolarsDataType, spec: dict[str, object]) -> pl.DataType:
     """The sub-dtype of a (list of) struct keeping only the fields named in ``spec``."""
     if isinstance(dtype, pl.List):
         return pl.List(_project(dtype.inner, spec))
@@ -138,43 +140,42 @@ def _project(dtype: pl.DataType, spec: dict[str, object]) -> pl.DataType:
     fields = {f.name: f.dtype for f in dtype.fields}
     return pl.Struct(
         {
-            name: fields[name] if sub is None else _project(fields[name], sub)  # type: ignore[arg-type]
+            name: fields[name] if sub is None else _project(fields[name], sub)  # type: ignore[arg-type]  # sub is a nested spec
             for name, sub in spec.items()
         }
     )
 
 
 # What the enrichment reads: enough for identity, ownership, flat fields and index naming.
-ENRICH_INPUT: Final = pl.Schema(
-    {
-        "timestamp": pl.Int64,
-        "webaclId": pl.String,
-        "terminatingRuleId": pl.String,
-        "terminatingRuleType": pl.String,
-        "action": pl.String,
-        "ruleGroupList": _project(
-            WAF_RECORD["ruleGroupList"],
-            {
-                "ruleGroupId": None,
-                "terminatingRule": {"ruleId": None},
-                "nonTerminatingMatchingRules": {"ruleId": None},
-                "excludedRules": {"ruleId": None},
-            },
-        ),
-        "rateBasedRuleList": _project(WAF_RECORD["rateBasedRuleList"], {"rateBasedRuleName": None}),
-        "nonTerminatingMatchingRules": _project(WAF_RECORD["nonTerminatingMatchingRules"], {"ruleId": None}),
-        "httpRequest": _project(WAF_RECORD["httpRequest"], {"clientIp": None, "headers": None, "host": None}),
-        "labels": WAF_RECORD["labels"],
-    }
-)
+_ENRICH_FIELDS: dict[str, PolarsDataType] = {
+    "timestamp": pl.Int64,
+    "webaclId": pl.String,
+    "terminatingRuleId": pl.String,
+    "terminatingRuleType": pl.String,
+    "action": pl.String,
+    "ruleGroupList": _project(
+        WAF_RECORD["ruleGroupList"],
+        {
+            "ruleGroupId": None,
+            "terminatingRule": {"ruleId": None},
+            "nonTerminatingMatchingRules": {"ruleId": None},
+            "excludedRules": {"ruleId": None},
+        },
+    ),
+    "rateBasedRuleList": _project(WAF_RECORD["rateBasedRuleList"], {"rateBasedRuleName": None}),
+    "nonTerminatingMatchingRules": _project(WAF_RECORD["nonTerminatingMatchingRules"], {"ruleId": None}),
+    "httpRequest": _project(WAF_RECORD["httpRequest"], {"clientIp": None, "headers": None, "host": None}),
+    "labels": WAF_RECORD["labels"],
+}
+ENRICH_INPUT: Final = pl.Schema(_ENRICH_FIELDS)
 
 
-def _lenient(dtype: pl.DataType) -> pl.DataType:
+def _lenient(dtype: PolarsDataType) -> pl.DataType:
     if isinstance(dtype, pl.List):
         return pl.List(_lenient(dtype.inner))
     if isinstance(dtype, pl.Struct):
         return pl.Struct({f.name: _lenient(f.dtype) for f in dtype.fields})
-    return pl.String
+    return pl.String()
 
 
 def decode_dtype(schema: pl.Schema) -> pl.Struct:
@@ -246,15 +247,14 @@ ACCOUNT_PARTITION: Final = "account"
 UNKNOWN_ACCOUNT: Final = "unknown"
 
 # The enriched frame every sink receives (decode ``full``); the lake stores it as is.
-ENRICHED: Final = pl.Schema(
-    {
-        DOC_ID: pl.String,
-        DOC_INDEX: pl.String,
-        TIMESTAMP: pl.Datetime("ms", "UTC"),
-        **WAF_RECORD,
-        ENRICHMENT: ENRICHMENT_FIELDS,
-        EVENT_ORIGINAL: pl.String,
-    }
-)
+_ENRICHED_FIELDS: dict[str, PolarsDataType] = {
+    DOC_ID: pl.String,
+    DOC_INDEX: pl.String,
+    TIMESTAMP: pl.Datetime("ms", "UTC"),
+    **WAF_RECORD,
+    ENRICHMENT: ENRICHMENT_FIELDS,
+    EVENT_ORIGINAL: pl.String,
+}
+ENRICHED: Final = pl.Schema(_ENRICHED_FIELDS)
 LAKE_PARTITIONS: Final = (EVENT_DATE, ACCOUNT_PARTITION)
 LAKE_FILE: Final = pl.Schema({k: v for k, v in ENRICHED.items() if k != DOC_INDEX})

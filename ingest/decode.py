@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import orjson
 import polars as pl
@@ -21,9 +21,13 @@ from enrich.redact import Redaction
 from ingest.framing import FramedBatch, position
 from ingest.outcomes import RejectedRecord, RejectKind
 
+if TYPE_CHECKING:
+    from polars._typing import PolarsDataType
+
 _TEXT: Final = "_text"  # the record as framed: unredacted; used for the id, then dropped
 _DECODE: Final = "_decode"  # the text fed to json_decode (redacted; normalized on the exact path)
 _ROW: Final = "_row"
+DECODE_SLICE: Final = 1000
 
 
 @dataclass(frozen=True)
@@ -74,15 +78,27 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
 
 
 def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
-    """Decode every row that decodes; return the decoded column and a mask of rows that did not."""
+    """Decode every row that decodes; return the decoded column and a mask of rows that did not.
+
+    Slices of ``DECODE_SLICE`` rows: the decoder's transient memory grows with its input (a 20k-row call
+    peaked 445 MB over its 45 MB of text, 1,000-row slices 108 MB) and small slices were also faster.
+    """
+    if len(texts) <= DECODE_SLICE:
+        return _bisect(texts, dtype)
+    parts = [_bisect(texts.slice(i, DECODE_SLICE), dtype) for i in range(0, len(texts), DECODE_SLICE)]
+    return pl.concat([d for d, _ in parts]), pl.concat([f for _, f in parts])
+
+
+def _bisect(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
+    """Polars fails a whole column on one bad row: halve until the bad rows stand alone."""
     try:
         return texts.str.json_decode(dtype), pl.Series([False] * len(texts), dtype=pl.Boolean)
     except pl.exceptions.ComputeError:
         if len(texts) == 1:
             return pl.Series([None], dtype=dtype), pl.Series([True])
     half = len(texts) // 2
-    left, left_failed = _decode_lenient(texts[:half], dtype)
-    right, right_failed = _decode_lenient(texts[half:], dtype)
+    left, left_failed = _bisect(texts[:half], dtype)
+    right, right_failed = _bisect(texts[half:], dtype)
     return left.append(right), left_failed.append(right_failed)
 
 
@@ -138,7 +154,7 @@ def _unusable(value: object) -> tuple[RejectKind, str] | None:
     return None
 
 
-def _coerce(value: object, dtype: pl.DataType) -> object:
+def _coerce(value: object, dtype: PolarsDataType) -> object:
     """``value`` in the JSON shapes ``dtype`` expects; a shape that does not fit becomes null."""
     if isinstance(dtype, pl.Struct):
         if not isinstance(value, dict):

@@ -55,16 +55,17 @@ def position(line: int, part: int = 0) -> str:
 class _Blocks:
     """Decompressed blocks of a stream; remembers why the stream ended early, if it did."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, read_size: int) -> None:
         self._stream = stream
+        self._read_size = read_size
         self.error: str | None = None
 
     def __iter__(self) -> Iterator[bytes]:
-        first = self._stream.read(READ_SIZE)
+        first = self._stream.read(self._read_size)
         if not first.startswith(GZIP_MAGIC):
             while first:
                 yield first
-                first = self._stream.read(READ_SIZE)
+                first = self._stream.read(self._read_size)
             return
         yield from self._gunzip(first)
 
@@ -84,12 +85,12 @@ class _Blocks:
                 data, in_member = inflater.unused_data, False
                 inflater = zlib.decompressobj(wbits=31)
                 if not data:
-                    data = self._stream.read(READ_SIZE)
+                    data = self._stream.read(self._read_size)
                 if data and not data.startswith(GZIP_MAGIC):
                     self.error = f"{len(data)}+ bytes after the end of the gzip stream are not gzip"
                     return
                 continue
-            data = self._stream.read(READ_SIZE)
+            data = self._stream.read(self._read_size)
         if in_member:
             tail = inflater.flush()
             if tail:
@@ -100,8 +101,9 @@ class _Blocks:
 class Framer:
     """Turns one source's bytes into bounded FramedBatches."""
 
-    def __init__(self, source: str, *, max_records: int, max_bytes: int) -> None:
+    def __init__(self, source: str, *, max_records: int, max_bytes: int, read_size: int = READ_SIZE) -> None:
         self.source = source
+        self.read_size = read_size
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.error: str | None = None  # why the stream ended early, once batches() is exhausted
@@ -111,7 +113,7 @@ class Framer:
 
     def batches(self, stream: BinaryIO) -> Iterator[FramedBatch]:
         """Frame the whole stream in batches of at most ``max_records`` texts (or ``max_bytes``)."""
-        blocks = _Blocks(stream)
+        blocks = _Blocks(stream, self.read_size)
         carry = b""
         for block in blocks:
             data = carry + block
@@ -161,7 +163,7 @@ class Framer:
                 break  # an unterminated last line waits for the next block
             stop = end if nl < 0 else nl
             raw = text[pos:stop].strip(_WHITESPACE)
-            if raw.startswith("{") and raw.endswith("}") and "}{" not in raw:
+            if raw.startswith("{") and raw.endswith("}") and "}{" not in raw and "} {" not in raw:
                 self._batch.add(raw, line)
             elif raw:
                 resume, waiting = self._stream_region(text, pos, line, final=final)
@@ -192,7 +194,8 @@ class Framer:
                 if resync < 0 and not final and len(text) - pos < MAX_RECORD_BYTES:
                     return pos, True
                 stop = len(text) if resync < 0 else resync
-                self._reject_text(text[pos:stop], obj_line, text.count("\n", pos, stop), exc)
+                chunk = text[pos:stop].rstrip(_WHITESPACE)
+                self._reject_text(chunk, obj_line, chunk.count("\n"), exc)
                 return stop, False
             part += 1
             alone = part == 1 and _at_line_start(text, pos) and _line_ends_at(text, end)

@@ -68,12 +68,18 @@ class RunSummary:
     already_present: int = 0  # delivered records the sinks already had (replays)
     rejected_by_kind: Counter[str] = field(default_factory=Counter)
     sources: int = 0
-    source_errors: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)  # sources that could not be read: retry them
+    source_warnings: list[str] = field(default_factory=list)  # sources that ended early (truncated gzip)
 
     def add_rejected(self, records: list[RejectedRecord]) -> None:
         """Count rejected records by kind."""
         self.rejected += len(records)
         self.rejected_by_kind.update(r.kind for r in records)
+
+    @property
+    def succeeded(self) -> bool:
+        """Nothing is left for the source to deliver again."""
+        return self.retryable == 0 and not self.unreadable
 
     @property
     def balanced(self) -> bool:
@@ -90,5 +96,6 @@ class RunSummary:
             "already_present": self.already_present,
             "rejected_by_kind": dict(sorted(self.rejected_by_kind.items())),
             "sources": self.sources,
-            "source_errors": self.source_errors,
+            "unreadable": self.unreadable,
+            "source_warnings": self.source_warnings,
         }

@@ -1,0 +1,93 @@
+"""Decode: lenient on WAF's type drift, exact about what it cannot use, and ids from content."""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+import polars as pl
+
+from enrich import schema as S
+from enrich.config import DEFAULT_REDACTED_HEADERS
+from enrich.redact import Redaction
+from ingest.decode import decode, record_id
+from ingest.framing import FramedBatch
+
+BASE = {
+    "timestamp": 1682374606245,
+    "formatVersion": 1,
+    "webaclId": "arn:aws:wafv2:us-east-1:123456789012:global/webacl/acl/1",
+    "terminatingRuleId": "Default_Action",
+    "terminatingRuleType": "REGULAR",
+    "action": "ALLOW",
+    "httpRequest": {"clientIp": "1.2.3.4", "headers": [{"name": "Host", "value": "h"}]},
+}
+
+
+def run(*records: object, projection: pl.Schema = S.WAF_RECORD):  # type: ignore[no-untyped-def]
+    batch = FramedBatch()
+    for i, record in enumerate(records, start=1):
+        batch.add(record if isinstance(record, str) else orjson.dumps(record).decode(), i)
+    return decode(batch, source="t", redaction=Redaction(DEFAULT_REDACTED_HEADERS), projection=projection)
+
+
+def test_type_drift_becomes_typed_values_and_the_raw_text_is_kept() -> None:
+    record = {
+        **BASE,
+        "rateBasedRuleList": [
+            {"rateBasedRuleName": "r", "evaluationWindowSec": "120", "maxRateAllowed": 100}
+        ],
+        "httpRequest": {**BASE["httpRequest"], "requestId": None},
+        "oversizeFields": "REQUEST_BODY",
+    }
+    out = run(record)
+    assert out.rejected == []
+    row = out.frame.row(0, named=True)
+    assert row["rateBasedRuleList"][0]["evaluationWindowSec"] == 120
+    assert row["oversizeFields"] == ["REQUEST_BODY"]
+    assert orjson.loads(row[S.EVENT_ORIGINAL]) == record
+
+
+def test_a_structure_where_a_list_belongs_is_kept_raw_and_null_in_the_typed_column() -> None:
+    record = {**BASE, "labels": {"name": "not-a-list"}}
+    out = run(BASE, record, BASE | {"timestamp": 1682374606246})
+    assert out.rejected == []
+    assert out.frame["labels"].to_list()[1] is None
+    assert orjson.loads(out.frame[S.EVENT_ORIGINAL][1]) == record
+    assert out.frame["line"].to_list() == [1, 2, 3]
+
+
+def test_missing_and_invalid_required_fields_are_rejected_with_the_field_named() -> None:
+    missing = {k: v for k, v in BASE.items() if k not in ("webaclId", "action")}
+    seconds = {**BASE, "timestamp": 1682374606}
+    out = run(missing, seconds, BASE)
+    assert out.frame.height == 1
+    assert [(r.kind, r.describe()) for r in out.rejected] == [
+        ("missing_field", "t line 1: missing required field(s): webaclId, action"),
+        ("invalid_field", "t line 2: timestamp 1682374606 is not epoch milliseconds between 2000 and 2100"),
+    ]
+
+
+def test_a_record_carrying_a_field_waflens_adds_is_rejected() -> None:
+    out = run({**BASE, "waflens": {"blocked": True}}, {**BASE, "uri": '"waflens" is fine inside a value'})
+    assert [r.kind for r in out.rejected] == ["reserved_field"]
+    assert out.frame.height == 1
+
+
+def test_ids_are_stable_and_distinct_events_never_share_one() -> None:
+    a, b = orjson.dumps(BASE).decode(), orjson.dumps({**BASE, "timestamp": BASE["timestamp"] + 1}).decode()
+    out = run(a, b, a)
+    assert out.frame[S.DOC_ID].to_list() == [record_id(a), record_id(b), record_id(a)]
+    assert record_id(a) != record_id(b)
+    assert re.fullmatch(r"[0-9a-f]{32}", record_id(a))
+
+
+def test_redaction_happens_before_decoding_so_typed_columns_hold_no_secret() -> None:
+    record = {
+        **BASE,
+        "httpRequest": {"clientIp": "1.2.3.4", "headers": [{"name": "Cookie", "value": "sid=s3cr3t"}]},
+    }
+    for projection in (S.WAF_RECORD, S.ENRICH_INPUT):
+        out = run(record, projection=projection)
+        assert "s3cr3t" not in str(out.frame.to_dicts())
+        assert out.frame["httpRequest"][0]["headers"] == [{"name": "Cookie", "value": "REDACTED"}]
