@@ -1,0 +1,29 @@
+"""What a sink promises: take a batch of enriched rows, say which ids failed and how."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import polars as pl
+
+
+@dataclass
+class SinkResult:
+    """Per-id outcomes of one ``Sink.write``; ids in neither set were delivered."""
+
+    retryable: set[str] = field(default_factory=set)
+    rejected: dict[str, str] = field(default_factory=dict)  # _id -> the sink's reason
+    already_present: int = 0  # delivered ids the sink already held (a replay)
+    retry_reason: str | None = None  # why ids are retryable, for the run's log
+
+
+class Sink(Protocol):
+    """A destination for enriched documents. Writes must be idempotent by ``_id``."""
+
+    name: str
+    projection: pl.Schema  # the WAF columns this sink needs decoded (see ``enrich.schema``)
+
+    def write(self, batch: pl.DataFrame) -> SinkResult:
+        """Deliver ``batch`` (``enrich.schema.ENRICHED`` columns, restricted to ``projection``)."""
+        ...

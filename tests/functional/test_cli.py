@@ -1,0 +1,127 @@
+"""The command line contract: a JSON summary as the last stdout line, and exit codes that mean something."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from ingest.cli import main
+from tests.support.samples import sample
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object] | None, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    return code, (orjson.loads(lines[-1]) if lines else None), err
+
+
+def test_ingest_prints_the_summary_last_and_exits_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, _ = run(
+        [
+            "ingest",
+            str(sample("panther.ndjson")),
+            str(sample("malformed", "wazuh_aws-waf-invalid-json.log")),
+            "--lake",
+            str(tmp_path / "lake"),
+        ],
+        capsys,
+    )
+    assert code == 0
+    assert summary is not None
+    assert {k: summary[k] for k in ("records_in", "delivered", "rejected", "retryable")} == {
+        "records_in": 7,
+        "delivered": 6,
+        "rejected": 1,
+        "retryable": 0,
+    }
+    assert summary["rejected_by_kind"] == {"invalid_json": 1}
+    assert len(list((tmp_path / "lake" / "_dead_letter").glob("*.ndjson"))) == 1
+
+
+def test_a_sink_that_cannot_write_makes_records_retryable_and_the_exit_code_non_zero(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocked = tmp_path / "lake"
+    blocked.write_text("a file where the lake folder should be")
+    code, summary, err = run(
+        [
+            "ingest",
+            str(sample("panther.ndjson")),
+            "--lake",
+            str(blocked),
+            "--dead-letter",
+            str(tmp_path / "dl"),
+        ],
+        capsys,
+    )
+    assert code == 1
+    assert summary is not None
+    assert (summary["retryable"], summary["delivered"]) == (6, 0)
+    assert "lake write failed" in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--config", "missing.toml"], "missing.toml: cannot read the config file"),
+        (["--batch-records", "0"], "--batch-records must be at least 1"),
+    ],
+)
+def test_usage_errors_exit_two_with_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    code, summary, err = run(
+        ["ingest", str(sample("panther.ndjson")), "--lake", str(tmp_path), *extra], capsys
+    )
+    assert (code, summary) == (2, None)
+    assert err.startswith("waflens: ")
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_a_missing_input_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["ingest", str(tmp_path / "nope.log"), "--lake", str(tmp_path / "lake")], capsys)
+    assert code == 2
+    assert "nope.log: no such file or folder" in err
+
+
+def test_a_bad_config_file_names_the_file_and_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "waflens.toml"
+    config.write_text('[[owners]]\nteam = "sec"\nlayer = "middle"\n')
+    code, _, err = run(
+        ["ingest", str(sample("panther.ndjson")), "--lake", str(tmp_path / "l"), "--config", str(config)],
+        capsys,
+    )
+    assert code == 2
+    assert f"{config}: owners[0].layer must be one of first, last, unassigned" in err
+
+
+def test_generate_writes_the_requested_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, summary, _ = run(
+        ["generate", "--records", "250", "--out", str(tmp_path / "g.log.gz"), "--seed", "4"], capsys
+    )
+    assert code == 0
+    assert summary == {"records": 250, "out": str(tmp_path / "g.log.gz")}
+    code, summary, _ = run(["ingest", str(tmp_path / "g.log.gz"), "--lake", str(tmp_path / "lake")], capsys)
+    assert summary is not None
+    assert (code, summary["delivered"], summary["rejected"]) == (0, 250, 0)
+
+
+def test_generate_creates_missing_folders_and_reports_unwritable_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, summary, _ = run(["generate", "--records", "3", "--out", str(tmp_path / "a" / "b" / "g.log")], capsys)
+    assert code == 0
+    assert summary == {"records": 3, "out": str(tmp_path / "a" / "b" / "g.log")}
+    (tmp_path / "file").write_text("x")
+    code, summary, err = run(["generate", "--records", "3", "--out", str(tmp_path / "file" / "g.log")], capsys)
+    assert (code, summary) == (2, None)
+    assert "cannot write" in err
+    assert "Traceback" not in err
