@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Quick start: install waflens into .venv, generate realistic WAF logs, and ingest them (plus the shared
+# sample corpus when ../shared is present) into the local Parquet lake demo/lake. Prints the run summary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+.venv/bin/pip install --quiet --disable-pip-version-check -e .
+.venv/bin/waflens generate --records "${WAFLENS_DEMO_RECORDS:-20000}" --out demo/generated.log.gz
+inputs=(demo/generated.log.gz)
+if [ -d ../shared/waf-samples ]; then
+  inputs+=(../shared/waf-samples/*.ndjson ../shared/waf-samples/raw ../shared/waf-samples/malformed)
+fi
+.venv/bin/waflens ingest "${inputs[@]}" --lake demo/lake --config examples/waflens.toml 2>demo/ingest.log
+echo "lake: demo/lake   dead letters: demo/lake/_dead_letter   logs: demo/ingest.log" >&2
