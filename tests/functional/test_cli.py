@@ -117,11 +117,15 @@ def test_generate_writes_the_requested_records(tmp_path: Path, capsys: pytest.Ca
 def test_generate_creates_missing_folders_and_reports_unwritable_paths(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, summary, _ = run(["generate", "--records", "3", "--out", str(tmp_path / "a" / "b" / "g.log")], capsys)
+    code, summary, _ = run(
+        ["generate", "--records", "3", "--out", str(tmp_path / "a" / "b" / "g.log")], capsys
+    )
     assert code == 0
     assert summary == {"records": 3, "out": str(tmp_path / "a" / "b" / "g.log")}
     (tmp_path / "file").write_text("x")
-    code, summary, err = run(["generate", "--records", "3", "--out", str(tmp_path / "file" / "g.log")], capsys)
+    code, summary, err = run(
+        ["generate", "--records", "3", "--out", str(tmp_path / "file" / "g.log")], capsys
+    )
     assert (code, summary) == (2, None)
     assert "cannot write" in err
     assert "Traceback" not in err
