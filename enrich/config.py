@@ -92,7 +92,12 @@ class EnrichConfig:
     @classmethod
     def from_mapping(cls, doc: Mapping[str, object]) -> EnrichConfig:
         """Parse a configuration document; raise ConfigError naming the offending key."""
-        _only_keys(doc, {"owners", "default_owner", "accounts", "account_defaults", "redaction", "index"}, "")
+        # [retention] and the sizing keys of [index] belong to dashboards.settings.ClusterSettings
+        _only_keys(
+            doc,
+            {"owners", "default_owner", "accounts", "account_defaults", "redaction", "index", "retention"},
+            "",
+        )
         selectors = _selectors(_list(doc.get("owners", []), "owners"))
         default_owner = _owner(
             _table(doc.get("default_owner", {}), "default_owner"), "default_owner", UNOWNED
@@ -107,7 +112,7 @@ class EnrichConfig:
         base = () if redaction.get("replace_defaults", False) is True else DEFAULT_REDACTED_HEADERS
         marker = _string(redaction.get("marker", DEFAULT_MARKER), "redaction.marker")
         index = _table(doc.get("index", {}), "index")
-        _only_keys(index, {"prefix"}, "index")
+        _only_keys(index, {"prefix", "shards", "replicas", "refresh_interval", "codec"}, "index")
         prefix = _string(index.get("prefix", DEFAULT_INDEX_PREFIX), "index.prefix")
         if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:'):
             raise ConfigError(f"index.prefix {prefix!r} is not a valid OpenSearch index name prefix")
