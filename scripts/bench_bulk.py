@@ -1,0 +1,73 @@
+"""Bulk indexing throughput against the loopback OpenSearch, with and without gzip, in one run.
+
+    python scripts/bench_bulk.py [--records N] [--repeat R]
+
+Generates N records, decodes and enriches them once (not timed), then times ``OpenSearchSink.write``
+for each transport setting against a fresh loopback server, printing docs/s and bytes on the wire side
+by side. The loopback server is Python on the same machine, so its own parsing is inside the numbers:
+they compare settings with each other, they are not a cluster's capacity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ingest.generate import iter_records  # the path is set above: the script runs from a checkout
+from ingest.opensearch import BulkOptions, OpenSearchSink
+from ingest.opensearch_client import Endpoint, make_client
+from tests.support.fake_opensearch import FakeOpenSearch
+from tests.support.pipeline import enriched
+
+
+def measure(frame_records: list[str], *, compress: bool, repeat: int) -> dict[str, float]:
+    frame = enriched(frame_records)
+    runs, wire, raw = [], 0, 0
+    for _ in range(repeat):
+        with FakeOpenSearch() as server:
+            sink = OpenSearchSink(make_client(Endpoint(url=server.url, compress=compress)), BulkOptions())
+            started = time.perf_counter()
+            result = sink.write(frame)
+            runs.append(time.perf_counter() - started)
+            assert not result.retryable
+            assert not result.rejected
+            assert len(server.documents) == frame.height
+            bulks = [r for r in server.requests if r.path.endswith("_bulk")]
+            wire, raw = sum(len(r.body) for r in bulks), sum(len(r.decompressed_body) for r in bulks)
+    seconds = statistics.median(runs)
+    return {
+        "docs_per_s": round(frame.height / seconds),
+        "seconds": round(seconds, 3),
+        "wire_mb": round(wire / 2**20, 2),
+        "body_mb": round(raw / 2**20, 2),
+        "wire_bytes_per_doc": round(wire / frame.height),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    records = [r.decode() for r in iter_records(args.records, seed=5)]
+    results = {
+        "gzip": measure(records, compress=True, repeat=args.repeat),
+        "plain": measure(records, compress=False, repeat=args.repeat),
+    }
+    print(f"{'transport':<10}{'docs/s':>10}{'seconds':>10}{'wire MB':>10}{'body MB':>10}{'wire B/doc':>12}")
+    for name, r in results.items():
+        print(
+            f"{name:<10}{r['docs_per_s']:>10}{r['seconds']:>10}{r['wire_mb']:>10}{r['body_mb']:>10}{r['wire_bytes_per_doc']:>12}"
+        )
+    print(json.dumps({"records": args.records, **results}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
