@@ -69,6 +69,11 @@ class Redaction:
         )
 
     @cached_property
+    def prefilter(self) -> str:
+        """Any mention of a sensitive name or of COOKIE, in any case: rows without one need no redaction."""
+        return "(?i)(?:" + "|".join(_literal(n) for n in (*self.names, "cookie")) + ")"
+
+    @cached_property
     def occurrence(self) -> str:
         """Any place a sensitive name or a COOKIE key sits as a JSON member."""
         return rf'"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE"'

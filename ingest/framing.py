@@ -1,10 +1,12 @@
-"""Bytes of a WAF log object → the text of each record, in bounded batches.
+"""Bytes of a WAF log object → the bytes of each record, in bounded batches.
 
-WAF writes one compact JSON object per line, so the common case is a line split done in C. What is
-not a clean line is parsed as a JSON stream (``raw_decode``): objects concatenated ``}{`` by a Firehose
-transform that dropped newlines, pretty-printed records over several lines, and garbage, which is cut
-at the next line that starts a new object and rejected with its bytes (waf-log-format.md §4.2, §6.10).
-Compression is sniffed from the gzip magic bytes, never the file name (Firehose objects have none).
+WAF writes one compact JSON object per line, so the common case is a line split done in C, on bytes:
+text never becomes a Python ``str`` (a single non-ASCII character would make CPython hold a whole block
+at four bytes per character). Lines that are not one clean object are parsed as a JSON stream
+(``raw_decode``): objects concatenated ``}{`` by a Firehose transform that dropped newlines,
+pretty-printed records over several lines, and garbage, which is cut at the next line that starts a
+new object and rejected with its bytes (waf-log-format.md §4.2, §6.10). Compression is sniffed from the
+gzip magic bytes, never the file name (Firehose objects have none).
 """
 
 from __future__ import annotations
@@ -24,19 +26,20 @@ MAX_RECORD_BYTES: Final = 4 << 20
 
 _DECODER: Final = json.JSONDecoder()
 _WHITESPACE: Final = " \t\r\n"
+_BLANK: Final = b" \t\r"
 
 
 @dataclass
 class FramedBatch:
-    """Candidate record texts (each believed to be one JSON object) and what could not be framed."""
+    """Candidate records (each believed to be one JSON object, valid UTF-8) and what could not be framed."""
 
-    texts: list[str] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)  # 1-based line where each text starts
+    texts: list[bytes] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # 1-based line where each record starts
     parts: list[int] = field(default_factory=list)  # 0: the whole line; k: k-th object on that line
     rejected: list[RejectedRecord] = field(default_factory=list)
     text_bytes: int = 0
 
-    def add(self, text: str, line: int, part: int = 0) -> None:
+    def add(self, text: bytes, line: int, part: int = 0) -> None:
         """Append one candidate record."""
         self.texts.append(text)
         self.lines.append(line)
@@ -98,114 +101,141 @@ class _Blocks:
             self.error = "the gzip stream is truncated (it ends before its end-of-stream marker)"
 
 
+def _clean(line: bytes) -> bool:
+    """One compact object on its own: the shape of nearly every WAF line (two bytes and two scans)."""
+    return line[:1] == b"{" and line[-1:] == b"}" and b"}{" not in line and b"} {" not in line
+
+
+def _utf8(line: bytes) -> bool:
+    if line.isascii():
+        return True
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class Framer:
     """Turns one source's bytes into bounded FramedBatches."""
 
     def __init__(self, source: str, *, max_records: int, max_bytes: int, read_size: int = READ_SIZE) -> None:
         self.source = source
-        self.read_size = read_size
         self.max_records = max_records
         self.max_bytes = max_bytes
+        self.read_size = read_size
         self.error: str | None = None  # why the stream ended early, once batches() is exhausted
         self._batch = FramedBatch()
-        self._line = 1  # line number where the pending text starts
-        self._pending = ""
+        self._line = 1  # line number where the pending bytes start
+        self._pending = b""
+        self._carried_part = (0, 0)  # (line, objects already framed on it) when a line resumes
 
     def batches(self, stream: BinaryIO) -> Iterator[FramedBatch]:
-        """Frame the whole stream in batches of at most ``max_records`` texts (or ``max_bytes``)."""
+        """Frame the whole stream in batches of about ``max_records`` records (or ``max_bytes``).
+
+        A batch may overshoot by one read block (``read_size`` of decompressed bytes): still bounded.
+        """
         blocks = _Blocks(stream, self.read_size)
-        carry = b""
         for block in blocks:
-            data = carry + block
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                if len(data) < MAX_RECORD_BYTES:
-                    carry = data
-                    continue
-                cut = _utf8_boundary(data)  # one enormous line: frame what is there, keep the rest
-            carry = data[cut:]
-            yield from self._feed(data[:cut], final=False)
+            self._pending += block
+            self._frame(final=False)
+            if len(self._batch.texts) >= self.max_records or self._batch.text_bytes >= self.max_bytes:
+                yield self._batch
+                self._batch = FramedBatch()
         self.error = blocks.error
-        yield from self._feed(carry, final=True)
+        self._frame(final=True)
         if len(self._batch):
             yield self._batch
 
-    def _feed(self, data: bytes, *, final: bool) -> Iterator[FramedBatch]:
-        self._pending += self._decode(data)
-        self._frame_pending(final=final)
-        # A batch may overshoot its bounds by one read block (READ_SIZE of text): still bounded.
-        if len(self._batch.texts) >= self.max_records or self._batch.text_bytes >= self.max_bytes:
-            yield self._batch
-            self._batch = FramedBatch()
+    def _frame(self, *, final: bool) -> None:
+        data = self._pending
+        end = len(data) if final else data.rfind(b"\n") + 1
+        if end == 0:
+            if len(data) < MAX_RECORD_BYTES:
+                return  # an unterminated line waits for the next block
+            end = len(data)  # one enormous line: frame what is there
+        lines = data[:end].split(b"\n")
+        if data[end - 1 : end] == b"\n":
+            lines.pop()  # the split's empty tail after the final newline
+        consumed = self._frame_lines(lines, final=final)
+        self._pending = data[consumed:]
 
-    def _decode(self, data: bytes) -> str:
-        """Decode a block; a line that is not UTF-8 is rejected alone and left as an empty line."""
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        first = self._line + self._pending.count("\n")
-        kept: list[str] = []
-        for offset, raw in enumerate(data.split(b"\n")):
-            try:
-                kept.append(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                reason = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
-                self._reject(raw, position(first + offset), "invalid_utf8", reason)
-                kept.append("")
-        return "\n".join(kept)
+    def _frame_lines(self, lines: list[bytes], *, final: bool) -> int:
+        """Frame ``lines``; return how many bytes were consumed (the rest waits for more input)."""
+        batch, number, offset, i = self._batch, self._line, 0, 0
+        while i < len(lines):
+            line = lines[i][:-1] if lines[i][-1:] == b"\r" else lines[i]
+            continuing = i == 0 and self._carried_part[1] > 0  # the rest of a line split across blocks
+            if _clean(line) and _utf8(line) and not continuing:
+                batch.add(line, number + i)
+            elif line.strip(_BLANK):
+                if _clean(line) and not continuing:
+                    self._reject(line, position(number + i), "invalid_utf8", "not UTF-8 text")
+                else:
+                    taken, kept = self._region(lines, i, number + i, final=final)
+                    if kept is not None:  # a record continues past these lines: keep it for the next block
+                        kept_bytes, kept_lines = kept
+                        self._line = number + i + kept_lines
+                        return offset + kept_bytes
+                    offset += sum(len(x) + 1 for x in lines[i : i + taken])
+                    i += taken
+                    continue
+            offset += len(lines[i]) + 1
+            i += 1
+        self._line = number + len(lines)
+        return offset
 
-    def _frame_pending(self, *, final: bool) -> None:
-        text, line, pos, end = self._pending, self._line, 0, len(self._pending)
-        while pos < end:
-            nl = text.find("\n", pos)
-            if nl < 0 and not final and end - pos < MAX_RECORD_BYTES:
-                break  # an unterminated last line waits for the next block
-            stop = end if nl < 0 else nl
-            raw = text[pos:stop].strip(_WHITESPACE)
-            if raw.startswith("{") and raw.endswith("}") and "}{" not in raw and "} {" not in raw:
-                self._batch.add(raw, line)
-            elif raw:
-                resume, waiting = self._stream_region(text, pos, line, final=final)
-                line += text.count("\n", pos, resume)
-                pos = resume
-                if waiting:
-                    break
-                continue
-            pos, line = (end, line) if nl < 0 else (nl + 1, line + 1)
-        self._pending, self._line = text[pos:], line
+    def _region(
+        self, lines: list[bytes], start: int, line: int, *, final: bool
+    ) -> tuple[int, tuple[int, int] | None]:
+        """Parse JSON values from ``lines[start]`` up to the next line that starts a new record.
 
-    def _stream_region(self, text: str, start: int, line: int, *, final: bool) -> tuple[int, bool]:
-        """Parse JSON values from ``start`` up to the next clean line.
-
-        Returns where framing resumes, and whether the rest must wait for more input (a record that
-        continues in the next block).
+        Returns how many lines the region took, or, when a record continues past the lines at hand, the
+        (bytes, lines) of the region already framed, so the rest waits for the next block. Bytes that
+        are not UTF-8 survive the round trip through ``str`` as surrogates: rejected and framed bytes are
+        exactly the input's.
         """
-        pos, part = start, 0
+        stop = _next_record_line(lines, start)
+        text = b"\n".join(lines[start:stop]).decode("utf-8", "surrogateescape")
+        carried_line, carried = self._carried_part
+        pos, part, newlines, counted = 0, carried if carried_line == line else 0, 0, 0
+        last_end = 0
+        self._carried_part = (0, 0)
         while True:
             pos = _skip_whitespace(text, pos)
-            if pos >= len(text) or (pos != start and text[pos] == "{" and _at_line_start(text, pos)):
-                return pos, False
-            obj_line = line + text.count("\n", start, pos)
+            if pos >= len(text):
+                return stop - start, None
+            newlines += text.count("\n", counted, pos)
+            counted = pos
             try:
                 value, end = _DECODER.raw_decode(text, pos)
             except json.JSONDecodeError as exc:
-                resync = _next_object_line(text, max(exc.pos, pos + 1))
-                if resync < 0 and not final and len(text) - pos < MAX_RECORD_BYTES:
-                    return pos, True
-                stop = len(text) if resync < 0 else resync
-                chunk = text[pos:stop].rstrip(_WHITESPACE)
-                self._reject_text(chunk, obj_line, chunk.count("\n"), exc)
-                return stop, False
+                if exc.pos >= len(text.rstrip(_WHITESPACE)) and stop < len(lines):
+                    # it ran out of lines, not into an error: a nested "{" line at column 0 ended the
+                    # window early (a JSON string cannot span lines), so take lines up to the next one
+                    stop = _next_record_line(lines, stop)
+                    text = b"\n".join(lines[start:stop]).decode("utf-8", "surrogateescape")
+                    continue
+                if stop == len(lines) and not final and len(text) - pos < MAX_RECORD_BYTES:
+                    on_line = part if text.count("\n", last_end, pos) == 0 else 0
+                    self._carried_part = (line + newlines, on_line)
+                    return 0, (len(text[:pos].encode("utf-8", "surrogateescape")), newlines)
+                chunk = text[pos:].rstrip(_WHITESPACE)
+                self._reject_text(chunk, line + newlines, chunk.count("\n"), exc)
+                return stop - start, None
             part += 1
-            alone = part == 1 and _at_line_start(text, pos) and _line_ends_at(text, end)
-            where_part = 0 if alone else part
-            if isinstance(value, dict):
-                self._batch.add(text[pos:end], obj_line, where_part)
+            alone = part == 1 and (pos == 0 or text[pos - 1] == "\n") and _rest_of_line_blank(text, end)
+            where = position(line + newlines, 0 if alone else part)
+            snippet = text[pos:end].encode("utf-8", "surrogateescape")
+            if not isinstance(value, dict):
+                self._reject(
+                    snippet, where, "not_an_object", f"a JSON {type(value).__name__}, not a WAF record object"
+                )
+            elif _utf8(snippet):
+                self._batch.add(snippet, line + newlines, 0 if alone else part)
             else:
-                reason = f"a JSON {type(value).__name__}, not a WAF record object"
-                self._reject(text[pos:end].encode(), position(obj_line, where_part), "not_an_object", reason)
-            pos = end
+                self._reject(snippet, where, "invalid_utf8", "not UTF-8 text")
+            pos = last_end = end
 
     def _reject_text(self, chunk: str, line: int, extra_lines: int, exc: json.JSONDecodeError) -> None:
         where = position(line) if extra_lines == 0 else f"lines {line}-{line + extra_lines}"
@@ -217,36 +247,23 @@ class Framer:
             kind, reason = "oversize", f"no complete JSON object within {MAX_RECORD_BYTES} bytes: {detail}"
         else:
             reason = f"invalid JSON: {detail}"
-        self._reject(chunk.strip(_WHITESPACE).encode(), where, kind, reason)
+        self._reject(chunk.encode("utf-8", "surrogateescape"), where, kind, reason)
 
     def _reject(self, original: bytes, where: str, kind: RejectKind, reason: str) -> None:
         self._batch.rejected.append(RejectedRecord(self.source, where, kind, reason, original))
 
 
-def _utf8_boundary(data: bytes) -> int:
-    """The largest cut <= len(data) that does not split a UTF-8 sequence."""
-    cut = len(data)
-    while cut > len(data) - 4 and cut > 0 and (data[cut - 1] & 0xC0) == 0x80:
-        cut -= 1
-    return cut - 1 if cut > 0 and data[cut - 1] >= 0xC0 else cut
+def _next_record_line(lines: list[bytes], after: int) -> int:
+    """Index of the next line that starts with ``{`` at column 0, where a new record may begin."""
+    return next((j for j in range(after + 1, len(lines)) if lines[j][:1] == b"{"), len(lines))
+
+
+def _rest_of_line_blank(text: str, end: int) -> bool:
+    newline = text.find("\n", end)
+    return not text[end : len(text) if newline < 0 else newline].strip(_WHITESPACE)
 
 
 def _skip_whitespace(text: str, pos: int) -> int:
     while pos < len(text) and text[pos] in _WHITESPACE:
         pos += 1
     return pos
-
-
-def _at_line_start(text: str, pos: int) -> bool:
-    return pos == 0 or text[pos - 1] == "\n"
-
-
-def _line_ends_at(text: str, end: int) -> bool:
-    nl = text.find("\n", end)
-    return not text[end : len(text) if nl < 0 else nl].strip(_WHITESPACE)
-
-
-def _next_object_line(text: str, pos: int) -> int:
-    """Offset of the next line that starts with ``{`` at column 0 (where a new record may begin)."""
-    found = text.find("\n{", pos)
-    return -1 if found < 0 else found + 1

@@ -21,7 +21,7 @@ def enriched(
     config = config or EnrichConfig()
     batch = FramedBatch()
     for line, text in enumerate(texts, start=1):
-        batch.add(text, line)
+        batch.add(text.encode(), line)
     decoded = decode(
         batch,
         source="test",

@@ -27,7 +27,7 @@ BASE = {
 def run(*records: object, projection: pl.Schema = S.WAF_RECORD):  # type: ignore[no-untyped-def]
     batch = FramedBatch()
     for i, record in enumerate(records, start=1):
-        batch.add(record if isinstance(record, str) else orjson.dumps(record).decode(), i)
+        batch.add(record.encode() if isinstance(record, str) else orjson.dumps(record), i)
     return decode(batch, source="t", redaction=Redaction(DEFAULT_REDACTED_HEADERS), projection=projection)
 
 

@@ -20,7 +20,7 @@ def frame(
 
 
 def texts(batches: list[FramedBatch]) -> list[str]:
-    return [t for b in batches for t in b.texts]
+    return [t.decode() for b in batches for t in b.texts]
 
 
 def rejected(batches: list[FramedBatch]) -> list[str]:
@@ -45,7 +45,8 @@ def test_every_framing_yields_each_record_once(data: str, expected: int) -> None
     assert len(texts(batches)) == expected
     assert rejected(batches) == []
     assert framer.error is None
-    assert all(t.startswith("{") and t.endswith("}") for t in texts(batches))
+    assert all(t.startswith("{") for t in texts(batches))
+    assert all(t.endswith("}") for t in texts(batches))
 
 
 def test_gzip_is_sniffed_not_guessed_and_members_concatenate() -> None:
@@ -106,3 +107,24 @@ def test_records_split_across_read_blocks_are_reassembled(read_size: int) -> Non
     assert rejected(batches) == []
     assert texts(batches) == [RECORD, RECORD, RECORD, pretty.strip()] * 5
     assert framer.error is None
+
+
+def test_one_enormous_line_of_concatenated_records_is_framed_across_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(
+        "ingest.framing.MAX_RECORD_BYTES", 300
+    )  # so a short test exercises the giant-line path
+    batches, framer = frame((RECORD * 40).encode(), read_size=97)
+    assert rejected(batches) == []
+    assert texts(batches) == [RECORD] * 40
+    assert [p for b in batches for p in b.parts] == list(range(1, 41))
+    assert framer.error is None
+
+
+def test_bytes_that_are_not_utf8_inside_concatenated_records_reject_only_that_record() -> None:
+    bad = b'{"uri":"\xff"}'
+    batches, _ = frame(RECORD.encode() + bad + RECORD.encode() + b"\n")
+    assert texts(batches) == [RECORD, RECORD]
+    refused = [r for b in batches for r in b.rejected]
+    assert [(r.kind, r.position, r.original) for r in refused] == [("invalid_utf8", "line 1, object 2", bad)]
