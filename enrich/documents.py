@@ -14,6 +14,7 @@ import polars as pl
 from enrich import schema as S
 
 DOCUMENT: Final = "_document"
+BULK_LINES: Final = "_bulk_lines"
 ISO_MILLIS: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
 
@@ -35,3 +36,21 @@ def documents(frame: pl.LazyFrame) -> pl.LazyFrame:
     return frame.select(S.DOC_INDEX, S.DOC_ID, document_expr().alias(DOCUMENT)).unique(
         S.DOC_ID, keep="first", maintain_order=True
     )
+
+
+def bulk_lines(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``_id`` and its two ``_bulk`` lines (action and document, each ending in a newline), per distinct id.
+
+    One concatenation from the enriched columns: the document is never materialized on its own.
+    ``_index`` (a validated prefix and a date) and ``_id`` (hex) never need JSON escaping.
+    """
+    action = pl.concat_str(
+        pl.lit('{"index":{"_index":"'),
+        pl.col(S.DOC_INDEX),
+        pl.lit('","_id":"'),
+        pl.col(S.DOC_ID),
+        pl.lit('"}}\n'),
+    )
+    return frame.select(
+        S.DOC_ID, pl.concat_str(action, document_expr(), pl.lit("\n")).alias(BULK_LINES)
+    ).unique(S.DOC_ID, keep="first", maintain_order=True)
