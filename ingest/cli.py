@@ -14,6 +14,7 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from enrich.redact import redaction_for
+from ingest.bench import bench, table
 from ingest.cluster_setup import apply
 from ingest.deadletter import LocalDeadLetter
 from ingest.generate import write_logs
@@ -72,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--config", type=Path, help="config file with [index] and [retention]")
     setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
     _add_cluster_options(setup)
+
+    bench = commands.add_parser("bench", help="measure the pipeline against a per-record reference")
+    bench.add_argument("--records", type=int, default=200_000)
+    bench.add_argument("--seed", type=int, default=0)
+    bench.add_argument("--workdir", type=Path, help="keep the generated input and outputs here")
+    bench.add_argument("--json", action="store_true", help="print only the JSON summary")
 
     generate = commands.add_parser("generate", help="write realistic synthetic WAF logs")
     generate.add_argument("--records", type=int, required=True)
@@ -147,6 +154,18 @@ def _setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _bench(args: argparse.Namespace) -> int:
+    if args.records < 1:
+        raise ConfigError("--records must be at least 1")
+    if args.workdir is not None:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    result = bench(args.records, seed=args.seed, workdir=args.workdir)
+    if not args.json:
+        sys.stdout.write(table(result) + "\n")
+    _print(result)
+    return EXIT_OK
+
+
 def _generate(args: argparse.Namespace) -> int:
     if args.records < 0:
         raise ConfigError("--records must not be negative")
@@ -166,7 +185,7 @@ def _print(value: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "setup": _setup, "generate": _generate}
+    commands = {"ingest": _ingest, "setup": _setup, "bench": _bench, "generate": _generate}
     try:
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:
