@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from enrich.config import DEFAULT_INDEX_PREFIX, ConfigError
+from enrich.config import DEFAULT_INDEX_PREFIX, ConfigError, only_keys, table
 
 _DURATION: Final = re.compile(r"^-1$|^\d+(ms|s|m|h|d)$")
 
@@ -42,9 +42,9 @@ class ClusterSettings:
     @classmethod
     def from_mapping(cls, doc: Mapping[str, object]) -> ClusterSettings:
         """The ``[index]`` and ``[retention]`` tables of a config document."""
-        index = _table(doc.get("index", {}), "index")
-        retention = _table(doc.get("retention", {}), "retention")
-        _only(retention, {"delete_after_days", "warm_after_days"}, "retention")
+        index = table(doc.get("index", {}), "index")
+        retention = table(doc.get("retention", {}), "retention")
+        only_keys(retention, {"delete_after_days", "warm_after_days"}, "retention")
         settings = cls(
             index_prefix=str(index.get("prefix", DEFAULT_INDEX_PREFIX)),
             shards=_int(index.get("shards", 1), "index.shards", 1),
@@ -69,18 +69,6 @@ class ClusterSettings:
             raise ConfigError(
                 "retention.warm_after_days must be less than retention.delete_after_days (or 0)"
             )
-
-
-def _table(value: object, where: str) -> Mapping[str, object]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a table")
-    return value
-
-
-def _only(table: Mapping[str, object], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"unknown key {where}.{unknown[0]} (expected one of: {', '.join(sorted(allowed))})")
 
 
 def _int(value: object, where: str, minimum: int) -> int:

@@ -93,27 +93,25 @@ class EnrichConfig:
     def from_mapping(cls, doc: Mapping[str, object]) -> EnrichConfig:
         """Parse a configuration document; raise ConfigError naming the offending key."""
         # [retention] and the sizing keys of [index] belong to dashboards.settings.ClusterSettings
-        _only_keys(
+        only_keys(
             doc,
             {"owners", "default_owner", "accounts", "account_defaults", "redaction", "index", "retention"},
             "",
         )
         selectors = _selectors(_list(doc.get("owners", []), "owners"))
-        default_owner = _owner(
-            _table(doc.get("default_owner", {}), "default_owner"), "default_owner", UNOWNED
-        )
-        accounts = _accounts(_table(doc.get("accounts", {}), "accounts"))
+        default_owner = _owner(table(doc.get("default_owner", {}), "default_owner"), "default_owner", UNOWNED)
+        accounts = _accounts(table(doc.get("accounts", {}), "accounts"))
         defaults = _account_tags(
-            "", _table(doc.get("account_defaults", {}), "account_defaults"), "account_defaults"
+            "", table(doc.get("account_defaults", {}), "account_defaults"), "account_defaults"
         )
-        redaction = _table(doc.get("redaction", {}), "redaction")
-        _only_keys(redaction, {"headers", "replace_defaults", "marker"}, "redaction")
+        redaction = table(doc.get("redaction", {}), "redaction")
+        only_keys(redaction, {"headers", "replace_defaults", "marker"}, "redaction")
         headers = tuple(h.lower() for h in _strings(redaction.get("headers", []), "redaction.headers"))
         base = () if redaction.get("replace_defaults", False) is True else DEFAULT_REDACTED_HEADERS
-        marker = _string(redaction.get("marker", DEFAULT_MARKER), "redaction.marker")
-        index = _table(doc.get("index", {}), "index")
-        _only_keys(index, {"prefix", "shards", "replicas", "refresh_interval", "codec"}, "index")
-        prefix = _string(index.get("prefix", DEFAULT_INDEX_PREFIX), "index.prefix")
+        marker = string(redaction.get("marker", DEFAULT_MARKER), "redaction.marker")
+        index = table(doc.get("index", {}), "index")
+        only_keys(index, {"prefix", "shards", "replicas", "refresh_interval", "codec"}, "index")
+        prefix = string(index.get("prefix", DEFAULT_INDEX_PREFIX), "index.prefix")
         if not prefix or prefix != prefix.lower() or any(c in prefix for c in ' "*\\<|,>/?#:'):
             raise ConfigError(f"index.prefix {prefix!r} is not a valid OpenSearch index name prefix")
         return cls(
@@ -132,8 +130,8 @@ def _selectors(owners: Sequence[object]) -> tuple[Selector, ...]:
     out: list[Selector] = []
     for i, raw in enumerate(owners):
         where = f"owners[{i}]"
-        entry = _table(raw, where)
-        _only_keys(entry, {"team", "layer", "oncall", *get_args(SelectorKind)}, where)
+        entry = table(raw, where)
+        only_keys(entry, {"team", "layer", "oncall", *get_args(SelectorKind)}, where)
         owner = _owner(entry, where, None)
         for kind in get_args(SelectorKind):
             for value in _strings(entry.get(kind, []), f"{where}.{kind}"):
@@ -165,31 +163,31 @@ def _is_layer(value: object) -> TypeGuard[Layer]:
     return value in get_args(Layer)
 
 
-def _accounts(table: Mapping[str, object]) -> tuple[AccountTags, ...]:
+def _accounts(accounts: Mapping[str, object]) -> tuple[AccountTags, ...]:
     out = []
-    for account_id, tags in table.items():
+    for account_id, tags in accounts.items():
         if not (len(account_id) == 12 and account_id.isdigit()):
             raise ConfigError(f"accounts.{account_id}: an AWS account id is 12 digits (quote it in TOML)")
-        out.append(
-            _account_tags(account_id, _table(tags, f"accounts.{account_id}"), f"accounts.{account_id}")
-        )
+        out.append(_account_tags(account_id, table(tags, f"accounts.{account_id}"), f"accounts.{account_id}"))
     return tuple(out)
 
 
 def _account_tags(account_id: str, tags: Mapping[str, object], where: str) -> AccountTags:
-    _only_keys(tags, set(ACCOUNT_TAG_KEYS), where)
-    values = {k: _string(tags[k], f"{where}.{k}") for k in ACCOUNT_TAG_KEYS if k in tags}
+    only_keys(tags, set(ACCOUNT_TAG_KEYS), where)
+    values = {k: string(tags[k], f"{where}.{k}") for k in ACCOUNT_TAG_KEYS if k in tags}
     return AccountTags(account_id=account_id, **values)
 
 
-def _only_keys(table: Mapping[str, object], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
+def only_keys(mapping: Mapping[str, object], allowed: set[str], where: str) -> None:
+    """Raise ConfigError naming the first key of ``mapping`` that is not ``allowed``."""
+    unknown = sorted(set(mapping) - allowed)
     if unknown:
         prefix = f"{where}." if where else ""
         raise ConfigError(f"unknown key {prefix}{unknown[0]} (expected one of: {', '.join(sorted(allowed))})")
 
 
-def _table(value: object, where: str) -> Mapping[str, object]:
+def table(value: object, where: str) -> Mapping[str, object]:
+    """``value`` as a table, or ConfigError naming ``where``."""
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where} must be a table")
     return value
@@ -201,7 +199,8 @@ def _list(value: object, where: str) -> Sequence[object]:
     return value
 
 
-def _string(value: object, where: str) -> str:
+def string(value: object, where: str) -> str:
+    """``value`` as a string, or ConfigError naming ``where``."""
     if not isinstance(value, str):
         raise ConfigError(f"{where} must be a string")
     return value
@@ -211,4 +210,4 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
     items = _list(value, where)
-    return tuple(_string(v, f"{where}[{i}]") for i, v in enumerate(items))
+    return tuple(string(v, f"{where}[{i}]") for i, v in enumerate(items))

@@ -15,17 +15,11 @@ import polars as pl
 
 from enrich import schema as S
 from enrich.config import EnrichConfig, Owner, Selector, SelectorKind
+from enrich.patterns import glob_regex
 
 # Types of terminating rule that mean a rule group (not a web ACL rule) decided the action.
 GROUP_TYPES: Final = ("GROUP", "MANAGED_RULE_GROUP", "MANAGEDRULEGROUP")
 _RULE_GROUP_NAME: Final = r"/rulegroup/([^/]+)/"
-
-
-def glob_regex(pattern: str) -> str:
-    """An anchored regex for a glob where ``*`` is any run of characters and ``?`` one character."""
-    meta = set(r"\.+()|[]{}^$#&-~")
-    body = "".join(".*" if c == "*" else "." if c == "?" else f"\\{c}" if c in meta else c for c in pattern)
-    return f"^{body}$"
 
 
 def _owner_struct(owner: Owner, matched_by: str) -> pl.Expr:

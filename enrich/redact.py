@@ -24,13 +24,10 @@ from typing import Final
 
 import polars as pl
 
+from enrich.patterns import literal
+
 _STRING: Final = r'(?:[^"\\]|\\.)*'  # the inside of a JSON string
 _SAME_OBJECT: Final = r"[^{}\[\]]*?"  # other members of the same object, never a nested one
-_REGEX_META: Final = frozenset(r"\.+*?()|[]{}^$#&-~")
-
-
-def _literal(text: str) -> str:
-    return "".join(f"\\{c}" if c in _REGEX_META else c for c in text)
 
 
 @dataclass(frozen=True)
@@ -46,7 +43,7 @@ class Redaction:
 
     @cached_property
     def _alternation(self) -> str:
-        return "(?i:" + "|".join(_literal(n) for n in self.names) + ")"
+        return "(?i:" + "|".join(literal(n) for n in self.names) + ")"
 
     @cached_property
     def _marker_json(self) -> str:
@@ -71,7 +68,7 @@ class Redaction:
     @cached_property
     def prefilter(self) -> str:
         """Any mention of a sensitive name or of COOKIE, in any case: rows without one need no redaction."""
-        return "(?i)(?:" + "|".join(_literal(n) for n in (*self.names, "cookie")) + ")"
+        return "(?i)(?:" + "|".join(literal(n) for n in (*self.names, "cookie")) + ")"
 
     @cached_property
     def occurrence(self) -> str:
@@ -80,7 +77,7 @@ class Redaction:
 
     @cached_property
     def _confirmed(self) -> tuple[str, str]:
-        marker = _literal(self._marker_json)
+        marker = literal(self._marker_json)
         return (
             rf'(?:"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE"){_SAME_OBJECT}"value"\s*:\s*"{marker}"',
             rf'"value"\s*:\s*"{marker}"{_SAME_OBJECT}(?:"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE")',

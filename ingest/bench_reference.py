@@ -17,7 +17,8 @@ from typing import Any, Final
 import orjson
 
 from enrich.config import ACCOUNT_TAG_KEYS, EnrichConfig
-from enrich.ownership import GROUP_TYPES, glob_regex
+from enrich.ownership import GROUP_TYPES
+from enrich.patterns import glob_regex
 from enrich.redact import redaction_for
 from enrich.webacl import ACCOUNT_ID, CLASSIC_GUID, WEBACL_ARN
 
