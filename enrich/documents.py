@@ -13,7 +13,6 @@ import polars as pl
 
 from enrich import schema as S
 
-DOCUMENT: Final = "_document"
 BULK_LINES: Final = "_bulk_lines"
 ISO_MILLIS: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
@@ -28,13 +27,6 @@ def document_expr() -> pl.Expr:
         pl.lit(f'","{S.ENRICHMENT}":'),
         pl.col(S.ENRICHMENT).struct.json_encode(),
         pl.lit("}"),
-    )
-
-
-def documents(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """``_index``, ``_id`` and the document text, one row per distinct ``_id``."""
-    return frame.select(S.DOC_INDEX, S.DOC_ID, document_expr().alias(DOCUMENT)).unique(
-        S.DOC_ID, keep="first", maintain_order=True
     )
 
 

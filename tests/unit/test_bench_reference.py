@@ -5,11 +5,10 @@ from __future__ import annotations
 import orjson
 
 from enrich.config import EnrichConfig
-from enrich.documents import documents
 from ingest.bench import BENCH_CONFIG
 from ingest.bench_reference import Reference
 from ingest.generate import iter_records
-from tests.support.pipeline import enriched
+from tests.support.pipeline import documents_by_id, enriched
 from tests.support.samples import samples_dir
 
 
@@ -21,8 +20,7 @@ def test_reference_and_pipeline_produce_identical_documents() -> None:
         for line in p.read_text(encoding="utf-8").splitlines()
     ]
     lines += [r.decode() for r in iter_records(5000, seed=13)]
-    ours = documents(enriched(lines, config=config).lazy()).collect()
-    pipeline = {doc_id: (index, orjson.loads(doc)) for index, doc_id, doc in ours.iter_rows()}
+    pipeline = documents_by_id(enriched(lines, config=config))
     reference = Reference(config)
     compared = 0
     for line in lines:

@@ -10,10 +10,10 @@ import polars as pl
 
 from dashboards.mappings import document_mappings
 from enrich import schema as S
-from enrich.documents import DOCUMENT, documents
+from enrich.documents import BULK_LINES, bulk_lines
 from ingest.generate import iter_records
 from tests.support.opensearch_spec import spec_validator
-from tests.support.pipeline import enriched
+from tests.support.pipeline import documents_by_id, enriched
 from tests.support.samples import samples_dir
 
 
@@ -29,7 +29,7 @@ def corpus() -> list[str]:
 def test_a_document_is_the_record_plus_timestamp_and_enrichment_even_with_unknown_fields() -> None:
     record = orjson.loads(corpus()[0]) | {"futureField": {"nested": [1, "two"]}, "anotherNewOne": None}
     frame = enriched([orjson.dumps(record).decode()])
-    doc = orjson.loads(documents(frame.lazy()).collect()[DOCUMENT][0])
+    ((_, doc),) = documents_by_id(frame).values()
     waflens = doc.pop(S.ENRICHMENT)
     timestamp = doc.pop(S.TIMESTAMP)
     assert doc == record
@@ -42,15 +42,11 @@ def test_a_document_is_the_record_plus_timestamp_and_enrichment_even_with_unknow
 
 def test_duplicate_events_in_a_batch_become_one_document() -> None:
     line = corpus()[0]
-    assert documents(enriched([line, line]).lazy()).collect().height == 1
+    assert len(documents_by_id(enriched([line, line]))) == 1
 
 
 def test_every_bulk_action_line_passes_the_strict_spec() -> None:
-    docs = documents(enriched(corpus()).lazy()).collect()
-    lines = []
-    for index, doc_id, doc in docs.iter_rows():
-        lines += [orjson.dumps({"index": {"_index": index, "_id": doc_id}}).decode(), doc]
-    body = "\n".join(lines) + "\n"
+    body = "".join(bulk_lines(enriched(corpus()).lazy()).collect()[BULK_LINES])
     assert spec_validator().bulk_body(body) == []
     assert spec_validator().bulk_body(body.replace('"_index"', '"_indx"', 1)) != []  # the check can fail
 
@@ -90,8 +86,8 @@ def _conforms(value: object, mapping: dict[str, object], path: str) -> list[str]
 
 def test_documents_from_the_corpus_fit_the_generated_mapping() -> None:
     mapping = document_mappings()
-    docs = documents(enriched(corpus()).lazy()).collect()[DOCUMENT]
-    problems = [e for doc in docs for e in _conforms(orjson.loads(doc), mapping, "")]
+    docs = [doc for _, doc in documents_by_id(enriched(corpus())).values()]
+    problems = [e for doc in docs for e in _conforms(doc, mapping, "")]
     assert problems == []
     assert _conforms({"labels": "x"}, mapping, "") == [".labels: str where an object is mapped"]
 
@@ -101,7 +97,7 @@ def test_document_text_survives_hostile_strings() -> None:
     record["httpRequest"]["uri"] = '/"}{\\u0000\u2028\\"'
     record["httpRequest"]["headers"] = [{"name": 'x"\\\n\t}', "value": "\u00e9\U0001f600"}]
     frame = enriched([orjson.dumps(record).decode()])
-    doc = orjson.loads(documents(frame.lazy()).collect()[DOCUMENT][0])
+    ((_, doc),) = documents_by_id(frame).values()
     assert doc["httpRequest"]["uri"] == record["httpRequest"]["uri"]
     assert doc[S.ENRICHMENT]["header_names"] == ['x"\\\n\t}']
     assert pl.Series([doc[S.TIMESTAMP]]).str.to_datetime().dtype == pl.Datetime("us", "UTC")
