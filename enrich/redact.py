@@ -27,6 +27,10 @@ import polars as pl
 from enrich.patterns import literal
 
 _STRING: Final = r'(?:[^"\\]|\\.)*'  # the inside of a JSON string
+# WAF logs the headers it inserts (custom request handling) under this prefix, so an inserted
+# "authorization" arrives as "x-amzn-waf-authorization" and is just as secret.
+# https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-incoming-request.html
+INSERTED_PREFIX: Final = "x-amzn-waf-"
 _SAME_OBJECT: Final = r"[^{}\[\]]*?"  # other members of the same object, never a nested one
 
 
@@ -43,7 +47,8 @@ class Redaction:
 
     @cached_property
     def _alternation(self) -> str:
-        return "(?i:" + "|".join(literal(n) for n in self.names) + ")"
+        names = "|".join(literal(n) for n in self.names)
+        return f"(?i:(?:{literal(INSERTED_PREFIX)})?(?:{names}))"
 
     @cached_property
     def _marker_json(self) -> str:
@@ -109,7 +114,8 @@ class Redaction:
             return value
         out = {k: self.redact_object(v) for k, v in value.items()}
         name, key = out.get("name"), out.get("key")
-        sensitive = (isinstance(name, str) and name.lower() in self._lower_names) or key == "COOKIE"
+        sensitive = isinstance(name, str) and name.lower().removeprefix(INSERTED_PREFIX) in self._lower_names
+        sensitive |= key == "COOKIE"
         if sensitive and out.get("value") is not None:  # a null value holds no secret: keep WAF's null
             out["value"] = self.marker
         return out

@@ -28,7 +28,10 @@ def test_values_of_sensitive_headers_are_replaced_in_any_case_and_key_order() ->
                 {"name": "Host", "value": "example.com"},
             ]
         },
-        "requestHeadersInserted": [{"name": "x-api-key", "value": "k"}],
+        "requestHeadersInserted": [
+            {"name": "x-api-key", "value": "k"},
+            {"name": "x-amzn-waf-Authorization", "value": "t"},
+        ],
         "rateBasedRuleList": [{"customValues": [{"key": "COOKIE", "name": "sid", "value": "c"}]}],
     }
     (text,), (exact,) = fast([orjson.dumps(record).decode()])
@@ -41,9 +44,13 @@ def test_values_of_sensitive_headers_are_replaced_in_any_case_and_key_order() ->
                 {"name": "Host", "value": "example.com"},
             ]
         },
-        "requestHeadersInserted": [{"name": "x-api-key", "value": "REDACTED"}],
+        "requestHeadersInserted": [
+            {"name": "x-api-key", "value": "REDACTED"},
+            {"name": "x-amzn-waf-Authorization", "value": "REDACTED"},
+        ],
         "rateBasedRuleList": [{"customValues": [{"key": "COOKIE", "name": "sid", "value": "REDACTED"}]}],
     }
+    assert REDACTION.redact_object(record) == orjson.loads(text)
 
 
 def test_json_inside_a_string_is_not_mistaken_for_a_header() -> None:
@@ -96,5 +103,5 @@ def test_fast_path_agrees_with_the_exact_walk(headers: list[dict[str, str]], rev
     if not exact:
         assert orjson.loads(text) == expected
     for before, after in zip(headers, expected["httpRequest"]["headers"], strict=True):
-        sensitive = before["name"].lower() in DEFAULT_REDACTED_HEADERS
+        sensitive = before["name"].lower().removeprefix("x-amzn-waf-") in DEFAULT_REDACTED_HEADERS
         assert after == ({**before, "value": "REDACTED"} if sensitive else before)
