@@ -25,6 +25,7 @@ from typing import Final
 import orjson
 
 from ingest import generate_catalog as cat
+from ingest import generate_plans as plans
 from ingest.generate_catalog import Json
 
 PLANTED_SECRET_PREFIX: Final = "wlsecret-"
@@ -229,14 +230,17 @@ def _site(rng: random.Random, res: cat.Resource, profiles: list[str]) -> _Site:
 class _Acl:
     arn: str
     sites: list[_Site]  # 64 slots
-    outcomes: list[cat.Outcome]  # 4096 slots
+    outcomes: list[plans.Outcome]  # 4096 slots
     geo: bool
     bot: bool
     rate_ids: dict[str, tuple[str, str]]  # rule name -> rateBasedRuleId for IPv4 and IPv6 clients
 
 
 def _acl(
-    rng: random.Random, acl: cat.WebAcl, outcomes: tuple[tuple[float, cat.Outcome], ...], profiles: list[str]
+    rng: random.Random,
+    acl: cat.WebAcl,
+    outcomes: tuple[tuple[float, plans.Outcome], ...],
+    profiles: list[str],
 ) -> _Acl:
     sites = [_site(rng, res, profiles) for res in acl.resources]
     rate_ids = {}
@@ -307,9 +311,9 @@ class _Generator:
         self._bot_labels: list[list[Json]] = [[{"name": n} for n in p.bot_labels] for p in self._profiles]
         self._tls = [_fingerprints(rng, p) for p in self._profiles]
         self._clients = _client_pools(rng)
-        plans = cat.web_acl_plans()
-        acls = [_acl(rng, acl, outcomes, names) for acl, outcomes in plans]
-        self._acls = [acls[i] for i in _table([float(acl.weight) for acl, _ in plans], 1024)]
+        acl_plans = plans.web_acl_plans()
+        acls = [_acl(rng, acl, outcomes, names) for acl, outcomes in acl_plans]
+        self._acls = [acls[i] for i in _table([float(acl.weight) for acl, _ in acl_plans], 1024)]
         self._classic = _site(rng, cat.CLASSIC_RESOURCE, names)
         self._steps = [0 if i < 13 else min(3_000, 1 + int(rng.expovariate(1 / 700))) for i in range(256)]
         self._body_sizes = [cat.BODY_SIZES[i][0] for i in _table([float(w) for _, w in cat.BODY_SIZES], 256)]
@@ -362,7 +366,7 @@ class _Generator:
         return orjson.dumps(rec)
 
     def _labels_and_token(
-        self, rec: Json, acl: _Acl, out: cat.Outcome, client: _Client, profile: int
+        self, rec: Json, acl: _Acl, out: plans.Outcome, client: _Client, profile: int
     ) -> None:
         """``labels`` (absent when none), then the response of a CAPTCHA or Challenge that ended it."""
         labels = client.geo if acl.geo else []  # lists are shared: concatenate, never append
