@@ -69,7 +69,7 @@ def dead_letters(folder: Path) -> list[dict[str, str]]:
 
 def poison_records(path: Path, count: int) -> None:
     """Records a cluster refuses for good (the fake answers 400 mapper_parsing_exception to poisonField)."""
-    base = orjson.loads(next(iter(sorted(samples_dir().glob("panther.ndjson")))).read_bytes().splitlines()[0])
+    base = orjson.loads((samples_dir() / "panther.ndjson").read_bytes().splitlines()[0])
     lines = [
         orjson.dumps({**base, "timestamp": base["timestamp"] + i, "poisonField": i}) for i in range(count)
     ]
