@@ -6,6 +6,7 @@ fails at cold start with a sentence that names the offending key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeGuard, get_args
@@ -25,6 +26,34 @@ DEFAULT_REDACTED_HEADERS: Final = (
     "x-csrf-token",
     "x-xsrf-token",
 )
+# Query-argument names whose values never leave the ingester (in args, uri and any URL), names kept.
+DEFAULT_REDACTED_QUERY_ARGS: Final = (
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "token",
+    "auth_token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "client_secret",
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "signature",
+    "sig",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-amz-credential",
+    "jsessionid",
+    "phpsessid",
+    "sessionid",
+)
+# An HTTP header name (RFC 9110 token) and a query-argument name (no separators or spaces).
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_ARG_NAME: Final = re.compile(r"[^\s=&;#?/\\\"]+")
+_MARKER: Final = re.compile(r"[A-Za-z0-9 _.*()\[\]-]{1,64}")
 # The same marker WAF itself writes for redacted fields, so one dashboard filter covers both.
 DEFAULT_MARKER: Final = "REDACTED"
 DEFAULT_INDEX_PREFIX: Final = "waflens-events"
@@ -84,6 +113,7 @@ class EnrichConfig:
     default_owner: Owner = UNOWNED
     accounts: tuple[AccountTags, ...] = ()
     redacted_headers: tuple[str, ...] = DEFAULT_REDACTED_HEADERS
+    redacted_query_args: tuple[str, ...] = DEFAULT_REDACTED_QUERY_ARGS
     redaction_marker: str = DEFAULT_MARKER
     index_prefix: str = DEFAULT_INDEX_PREFIX
     # extra per-account defaults for accounts absent from ``accounts``
@@ -105,10 +135,19 @@ class EnrichConfig:
             "", table(doc.get("account_defaults", {}), "account_defaults"), "account_defaults"
         )
         redaction = table(doc.get("redaction", {}), "redaction")
-        only_keys(redaction, {"headers", "replace_defaults", "marker"}, "redaction")
-        headers = tuple(h.lower() for h in _strings(redaction.get("headers", []), "redaction.headers"))
-        base = () if redaction.get("replace_defaults", False) is True else DEFAULT_REDACTED_HEADERS
+        only_keys(redaction, {"headers", "query_args", "replace_defaults", "marker"}, "redaction")
+        headers = _names(redaction, "headers", _HEADER_NAME, "an HTTP header name")
+        query_args = _names(redaction, "query_args", _ARG_NAME, "a query argument name")
+        replace = redaction.get("replace_defaults", False) is True
+        base = () if replace else DEFAULT_REDACTED_HEADERS
+        base_args = () if replace else DEFAULT_REDACTED_QUERY_ARGS
         marker = string(redaction.get("marker", DEFAULT_MARKER), "redaction.marker")
+        if not _MARKER.fullmatch(marker):
+            raise ConfigError(
+                f"redaction.marker {marker!r} must be 1-64 letters, digits, spaces or _ . * ( ) [ ] -"
+            )
+        if not (*base, *headers):
+            raise ConfigError("redaction.headers must name at least one header when replace_defaults is true")
         index = table(doc.get("index", {}), "index")
         only_keys(index, {"prefix", "shards", "replicas", "refresh_interval", "codec"}, "index")
         prefix = string(index.get("prefix", DEFAULT_INDEX_PREFIX), "index.prefix")
@@ -119,6 +158,7 @@ class EnrichConfig:
             default_owner=default_owner,
             accounts=accounts,
             redacted_headers=tuple(dict.fromkeys((*base, *headers))),
+            redacted_query_args=tuple(dict.fromkeys((*base_args, *query_args))),
             redaction_marker=marker,
             index_prefix=prefix,
             account_defaults=defaults,
@@ -144,6 +184,14 @@ def _selectors(owners: Sequence[object]) -> tuple[Selector, ...]:
     return tuple(out)
 
 
+def _names(table_: Mapping[str, object], key: str, shape: re.Pattern[str], what: str) -> tuple[str, ...]:
+    names = _strings(table_.get(key, []), f"redaction.{key}")
+    for i, name in enumerate(names):
+        if not shape.fullmatch(name):
+            raise ConfigError(f"redaction.{key}[{i}] {name!r} is not {what}")
+    return tuple(n.lower() for n in names)
+
+
 def _owner(entry: Mapping[str, object], where: str, fallback: Owner | None) -> Owner:
     if fallback is not None and not entry:
         return fallback
@@ -166,7 +214,7 @@ def _is_layer(value: object) -> TypeGuard[Layer]:
 def _accounts(accounts: Mapping[str, object]) -> tuple[AccountTags, ...]:
     out = []
     for account_id, tags in accounts.items():
-        if not (len(account_id) == 12 and account_id.isdigit()):
+        if not re.fullmatch(r"[0-9]{12}", account_id):
             raise ConfigError(f"accounts.{account_id}: an AWS account id is 12 digits (quote it in TOML)")
         out.append(_account_tags(account_id, table(tags, f"accounts.{account_id}"), f"accounts.{account_id}"))
     return tuple(out)

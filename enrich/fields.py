@@ -6,12 +6,15 @@ filter "any rule id = X" without nested queries.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Final
 
 import polars as pl
 
 from enrich import schema as S
 from enrich.config import EnrichConfig
+from enrich.patterns import literal
+from enrich.redact import INSERTED_PREFIX, NAME_PADDING
 
 _OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
 IPV4: Final = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
@@ -128,10 +131,24 @@ def with_event_time(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
     )
 
 
-def flat_fields(redacted_names: tuple[str, ...]) -> dict[str, pl.Expr]:
-    """The flat enrichment fields by name (see ``schema.ENRICHMENT_FIELDS``)."""
+def normalized_name_expr(name: pl.Expr) -> pl.Expr:
+    """``enrich.redact.normalize_name`` as an expression (unpadded, lower case, no WAF insert prefix)."""
+    return (
+        name.str.strip_chars(NAME_PADDING)
+        .str.to_lowercase()
+        .str.replace(rf"^(?:{literal(INSERTED_PREFIX)}[\x00-\x20]*)+", "")
+    )
+
+
+def flat_fields(redacted_names: Iterable[str]) -> dict[str, pl.Expr]:
+    """The flat enrichment fields by name (see ``schema.ENRICHMENT_FIELDS``).
+
+    ``redacted_names`` are the normalized names whose values redaction replaces; ``redacted_headers``
+    lists the request's headers among them, normalized the same way.
+    """
     headers = pl.col("httpRequest").struct.field("headers")
     names = headers.list.eval(pl.element().struct.field("name").str.to_lowercase())
+    normalized = headers.list.eval(normalized_name_expr(pl.element().struct.field("name")))
     return {
         "blocked": pl.col("action").eq("BLOCK"),
         "counted": counted_expr(),
@@ -142,7 +159,9 @@ def flat_fields(redacted_names: tuple[str, ...]) -> dict[str, pl.Expr]:
         "user_agent": header_value_expr("user-agent"),
         "host": pl.coalesce(pl.col("httpRequest").struct.field("host"), header_value_expr("host")),
         "header_names": names.list.unique(maintain_order=True).fill_null([]),
-        "redacted_headers": names.list.eval(pl.element().filter(pl.element().is_in(list(redacted_names))))
+        "redacted_headers": normalized.list.eval(
+            pl.element().filter(pl.element().is_in(sorted(redacted_names)))
+        )
         .list.unique(maintain_order=True)
         .fill_null([]),
     }

@@ -11,6 +11,7 @@ from enrich.accounts import with_account
 from enrich.config import EnrichConfig
 from enrich.fields import flat_fields, with_event_time
 from enrich.ownership import terminating_expr, with_owner, with_terminating_group
+from enrich.redact import redaction_from
 from enrich.webacl import with_webacl
 
 # Columns of a decoded batch that are not part of a document but say where each record came from.
@@ -19,7 +20,7 @@ _TEMPORARY: Final = ("_webacl", "_account", "_group_id", "_group_rule", "_manage
 
 
 def _pack(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
-    flat = flat_fields(config.redacted_headers)
+    flat = flat_fields(redaction_from(config).sensitive)
     enrichment = pl.struct(
         flat["blocked"].alias("blocked"),
         flat["counted"].alias("counted"),

@@ -1,141 +1,189 @@
-"""Header redaction, applied to a record's JSON text before anything else reads it.
+"""The redaction policy: which request content never leaves the ingester, decided on decoded JSON.
 
-Redacting the text (not a decoded copy) is what keeps secrets out of every copy at once: the typed
-columns are decoded from the redacted text, the stored original *is* the redacted text, and the
-dead-letter store gets the same treatment. The work is three Rust regex passes per record:
+``Redaction.redact_object`` is the policy's single definition, a walk over a decoded record; the
+vectorized pass (``enrich.redact_text``) and the dead-letter pass (``enrich.redact_bytes``) must agree
+with it, and a property test holds them to it. The policy (README, "Secrets"):
 
-* ``{"name": "<sensitive>", ..., "value": "<secret>"}`` and the reverse key order, anywhere in the
-  record: ``httpRequest.headers``, ``requestHeadersInserted``, rate-based ``customValues`` keyed on a
-  header, and fields AWS adds later;
-* ``{"key": "COOKIE", ..., "value": "<secret>"}``: rate-based aggregation on a cookie;
-* then a check per record that every occurrence of a sensitive name (or COOKIE key) now sits next to
-  the marker. A record that fails it (a null value, a key between name and value that holds braces,
-  an escaped name) is redacted exactly by ``redact_object`` instead; see ``needs_exact_redaction``.
+1. **Values labelled by a sensitive name.** A name is sensitive when, stripped of control characters
+   and spaces, case-folded and stripped of WAF's ``x-amzn-waf-`` prefix (any number of times), it is a
+   sensitive header or query-argument name. Its value is replaced wherever the name labels one: an
+   object's ``value`` members beside ``"name": <sensitive>`` (headers, inserted headers, rate-based
+   ``customValues``, any future field); the value of a member whose key is sensitive (headers logged
+   as a map); the element after a sensitive string in a list (``[name, value]`` pairs).
+2. **Cookies.** ``value`` beside ``"key": "COOKIE"`` (any case): rate-based aggregation on a cookie.
+3. **Match details.** Every ``matchedData`` token of an object whose ``location`` names a cookie, or a
+   header when ``matchedFieldName`` is absent (older records cannot say which header matched) or
+   sensitive, or any location whose ``matchedFieldName`` is sensitive (a query argument, a JSON field).
+4. **Inside every string.** ``name=value`` pairs whose name is a sensitive query argument (percent-
+   encoded letters too) after ``?``, ``&``, ``;`` or at the start (``args``, ``uri``, a Referer, a
+   ``QUERY_STRING`` custom key); the password of ``//user:password@``; and ``Name: value`` lines whose
+   name is a sensitive header (headers logged as one string).
+
+Redacted values become the marker (WAF's own ``REDACTED`` by default); names, keys, null values and
+the shape of the record are kept. Records nested deeper than ``MAX_DEPTH`` are not WAF records and
+are refused (``TooDeep``) rather than walked.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
-import polars as pl
-
+from enrich.config import DEFAULT_REDACTED_QUERY_ARGS, EnrichConfig
 from enrich.patterns import literal
 
-_STRING: Final = r'(?:[^"\\]|\\.)*'  # the inside of a JSON string
 # WAF logs the headers it inserts (custom request handling) under this prefix, so an inserted
 # "authorization" arrives as "x-amzn-waf-authorization" and is just as secret.
 # https://docs.aws.amazon.com/waf/latest/developerguide/customizing-the-incoming-request.html
 INSERTED_PREFIX: Final = "x-amzn-waf-"
-_SAME_OBJECT: Final = r"[^{}\[\]]*?"  # other members of the same object, never a nested one
+# Stripped from both ends of a name before it is compared: C0 control characters and the space.
+NAME_PADDING: Final = "".join(chr(c) for c in range(0x21))
+MAX_DEPTH: Final = 128  # WAF records nest about 7 levels
+
+
+class TooDeep(ValueError):
+    """A record nested deeper than ``MAX_DEPTH`` levels."""
+
+
+def normalize_name(name: str) -> str:
+    """How a header or argument name is compared: unpadded, case-folded, without WAF's insert prefix."""
+    folded = name.strip(NAME_PADDING).casefold()
+    while folded.startswith(INSERTED_PREFIX):
+        folded = folded[len(INSERTED_PREFIX) :].strip(NAME_PADDING)
+    return folded
+
+
+def percent_tolerant(name: str) -> str:
+    """A regex for ``name`` in a URL, where any character may also be written ``%XX``."""
+    return "".join(f"(?:{literal(c)}|%{ord(c):02X})" if ord(c) < 0x80 else literal(c) for c in name)
 
 
 @dataclass(frozen=True)
 class Redaction:
-    """Which header names to redact (any case) and what to write instead of their values."""
+    """Which header and query-argument names are sensitive, and what replaces their values."""
 
     names: tuple[str, ...]
     marker: str = "REDACTED"
+    query_args: tuple[str, ...] = field(default=DEFAULT_REDACTED_QUERY_ARGS)
 
     def __post_init__(self) -> None:
         if not self.names:
             raise ValueError("redaction needs at least one header name")
+        if not re.fullmatch(r"[A-Za-z0-9 _.*()\[\]-]{1,64}", self.marker):  # see enrich.config
+            raise ValueError(
+                f"redaction marker {self.marker!r} has characters a URL or JSON gives meaning to"
+            )
 
     @cached_property
-    def _alternation(self) -> str:
-        names = "|".join(literal(n) for n in self.names)
-        return f"(?i:(?:{literal(INSERTED_PREFIX)})?(?:{names}))"
+    def header_names(self) -> frozenset[str]:
+        """Sensitive header names, normalized."""
+        return frozenset(normalize_name(n) for n in self.names)
 
     @cached_property
-    def _marker_json(self) -> str:
-        return json.dumps(self.marker, ensure_ascii=False)[1:-1]
+    def sensitive(self) -> frozenset[str]:
+        """Every sensitive name (headers and query arguments), normalized."""
+        return self.header_names | {normalize_name(n) for n in self.query_args}
+
+    # --- rule 4: inside every string (Python ``re`` on decoded text) ------------------------------
 
     @cached_property
-    def name_first(self) -> str:
-        """``"name":"<sensitive>", ..., "value":"`` (group 1), the value, its closing quote (group 2)."""
+    def _string_rules(self) -> tuple[tuple[re.Pattern[str], str], ...]:
+        args = "|".join(percent_tolerant(n) for n in self.query_args)
+        headers = "|".join(literal(n) for n in sorted(self.header_names))
+        marker = self.marker.replace("\\", "\\\\")
+        prefix = f"(?:{literal(INSERTED_PREFIX)})"
         return (
-            rf'((?:"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE")'
-            rf'{_SAME_OBJECT}"value"\s*:\s*"){_STRING}(")'
+            (re.compile(rf"(?i)((?:^|[?&;\"])(?:{args})=)[^&;#]+"), rf"\g<1>{marker}"),
+            (re.compile(r"(//[^/?#@\s\"\\]*:)[^/?#@\s\"\\]+@"), rf"\g<1>{marker}@"),
+            (
+                re.compile(rf"(?im)^([ \t]*{prefix}*(?:{headers})[ \t]*:[ \t]*)[^ \t\r\n][^\r\n]*"),
+                rf"\g<1>{marker}",
+            ),
         )
 
-    @cached_property
-    def value_first(self) -> str:
-        """``"value":"`` (group 1), the value, then the rest up to the sensitive name (group 2)."""
-        return (
-            rf'("value"\s*:\s*"){_STRING}("{_SAME_OBJECT}'
-            rf'(?:"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE"))'
-        )
+    def redact_string(self, text: str) -> str:
+        """Rule 4 applied to one string."""
+        for pattern, replacement in self._string_rules:
+            text = pattern.sub(replacement, text)
+        return text
 
-    @cached_property
-    def prefilter(self) -> str:
-        """Any mention of a sensitive name or of COOKIE, in any case: rows without one need no redaction."""
-        return "(?i)(?:" + "|".join(literal(n) for n in (*self.names, "cookie")) + ")"
+    # --- the walk -----------------------------------------------------------------------------------
 
-    @cached_property
-    def occurrence(self) -> str:
-        """Any place a sensitive name or a COOKIE key sits as a JSON member."""
-        return rf'"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE"'
+    def _is_sensitive(self, value: object) -> bool:
+        return isinstance(value, str) and normalize_name(value) in self.sensitive
 
-    @cached_property
-    def _confirmed(self) -> tuple[str, str]:
-        marker = literal(self._marker_json)
-        return (
-            rf'(?:"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE"){_SAME_OBJECT}"value"\s*:\s*"{marker}"',
-            rf'"value"\s*:\s*"{marker}"{_SAME_OBJECT}(?:"name"\s*:\s*"{self._alternation}"|"key"\s*:\s*"COOKIE")',
-        )
-
-    # --- vectorized (Polars) ---------------------------------------------------------------------
-
-    def redact_expr(self, text: pl.Expr) -> pl.Expr:
-        """The record text with every sensitive value replaced by the marker."""
-        replacement = "${1}" + self._marker_json.replace("$", "$$") + "${2}"
-        return text.str.replace_all(self.name_first, replacement).str.replace_all(
-            self.value_first, replacement
-        )
-
-    def needs_exact_redaction(self, original: pl.Expr, redacted: pl.Expr) -> pl.Expr:
-        """True where the regex pass cannot be shown complete, so ``redact_object`` must decide."""
-        found = original.str.count_matches(self.occurrence)
-        first, second = self._confirmed
-        confirmed = redacted.str.count_matches(first) + redacted.str.count_matches(second)
-        return found != confirmed
-
-    # --- exact (Python objects), for the rare records the regex pass cannot prove ------------------
-
-    def redact_object(self, value: object) -> object:
-        """A copy of a decoded JSON value with every sensitive name/value pair's value replaced."""
+    def _mask(self, value: object) -> object:
+        """Every string inside ``value`` replaced by the marker; numbers, booleans and nulls kept."""
+        if isinstance(value, str):
+            return self.marker
         if isinstance(value, list):
-            return [self.redact_object(v) for v in value]
+            return [self._mask(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._mask(v) for k, v in value.items()}
+        return value
+
+    def _matched_data_is_secret(self, detail: dict[str, object]) -> bool:
+        location = detail.get("location")
+        where = location.casefold() if isinstance(location, str) else ""
+        field_name = detail.get("matchedFieldName")
+        if "cookie" in where or self._is_sensitive(field_name):
+            return True
+        unnamed = field_name is None or (isinstance(field_name, str) and not field_name.strip(NAME_PADDING))
+        return "header" in where and unnamed
+
+    def redact_object(self, value: object, depth: int = 0) -> object:
+        """A copy of a decoded JSON value with the policy applied (raises TooDeep past MAX_DEPTH)."""
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+        if isinstance(value, str):
+            return self.redact_string(value)
+        if isinstance(value, list):
+            items = [self.redact_object(v, depth + 1) for v in value]
+            for i in range(1, len(value)):  # [name, value] pairs
+                if self._is_sensitive(value[i - 1]) and isinstance(value[i], str):
+                    items[i] = self.marker
+            return items
         if not isinstance(value, dict):
             return value
-        out = {k: self.redact_object(v) for k, v in value.items()}
-        name, key = out.get("name"), out.get("key")
-        sensitive = isinstance(name, str) and name.lower().removeprefix(INSERTED_PREFIX) in self._lower_names
-        sensitive |= key == "COOKIE"
-        if sensitive and out.get("value") is not None:  # a null value holds no secret: keep WAF's null
-            out["value"] = self.marker
+        labelled = self._is_sensitive(value.get("name"))
+        key = value.get("key")
+        labelled |= isinstance(key, str) and normalize_name(key) == "cookie"
+        secret_matches = isinstance(value.get("matchedData"), list) and self._matched_data_is_secret(value)
+        out: dict[str, object] = {}
+        for k, v in value.items():
+            if (
+                self._is_sensitive(k)
+                or (labelled and k == "value")
+                or (secret_matches and k == "matchedData")
+            ):
+                self._check_depth(v, depth + 1)
+                out[self.redact_string(k)] = self._mask(v)
+            else:
+                out[self.redact_string(k)] = self.redact_object(v, depth + 1)
         return out
 
-    @cached_property
-    def _lower_names(self) -> frozenset[str]:
-        return frozenset(n.lower() for n in self.names)
-
-    @cached_property
-    def _bytes_patterns(self) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-        return re.compile(self.name_first.encode()), re.compile(self.value_first.encode())
-
-    def redact_bytes(self, data: bytes) -> bytes:
-        """Best-effort redaction of bytes that may not be JSON at all (dead-letter originals)."""
-        marker = self._marker_json.encode().replace(b"\\", b"\\\\")
-        for pattern in self._bytes_patterns:
-            data = pattern.sub(rb"\g<1>" + marker + rb"\g<2>", data)
-        return data
+    def _check_depth(self, value: object, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+        children = value if isinstance(value, list) else value.values() if isinstance(value, dict) else ()
+        for child in children:
+            self._check_depth(child, depth + 1)
 
 
-def redaction_for(names: Iterable[str], marker: str) -> Redaction:
+def redaction_for(
+    names: Iterable[str], marker: str, query_args: Iterable[str] = DEFAULT_REDACTED_QUERY_ARGS
+) -> Redaction:
     """A Redaction over lower-cased, de-duplicated names."""
-    return Redaction(names=tuple(dict.fromkeys(n.lower() for n in names)), marker=marker)
+    return Redaction(
+        names=tuple(dict.fromkeys(n.lower() for n in names)),
+        marker=marker,
+        query_args=tuple(dict.fromkeys(n.lower() for n in query_args)),
+    )
+
+
+def redaction_from(config: EnrichConfig) -> Redaction:
+    """The Redaction an enrichment config asks for."""
+    return redaction_for(config.redacted_headers, config.redaction_marker, config.redacted_query_args)

@@ -19,7 +19,7 @@ WEBACL_ARN: Final = (
     r"(?P<scope>global|regional)/webacl/(?P<name>[^/]+)/(?P<id>[^/]+)$"
 )
 CLASSIC_GUID: Final = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
-ACCOUNT_ID: Final = r"^\d{12}$"
+ACCOUNT_ID: Final = r"^[0-9]{12}$"  # ASCII only: \d would take full-width digits into folder names
 
 
 def webacl_expr(webacl_id: pl.Expr) -> pl.Expr:

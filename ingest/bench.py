@@ -31,7 +31,7 @@ import polars as pl
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.documents import bulk_lines
-from enrich.redact import redaction_for
+from enrich.redact import redaction_from
 from ingest.bench_reference import Reference
 from ingest.deadletter import LocalDeadLetter
 from ingest.generate import write_logs
@@ -72,7 +72,7 @@ def measure(path: str, source: Path, workdir: Path) -> dict[str, float]:
     started = time.perf_counter()
     if path in ("pipeline", "lake"):
         sink = BulkBodySink() if path == "pipeline" else ParquetLake(workdir / "lake")
-        redaction = redaction_for(config.redacted_headers, config.redaction_marker)
+        redaction = redaction_from(config)
         pipeline = Pipeline(
             config=config, sinks=[sink], dead_letter=LocalDeadLetter(workdir / "dead", redaction)
         )

@@ -12,6 +12,7 @@ from typing import Protocol
 import orjson
 
 from enrich.redact import Redaction
+from enrich.redact_bytes import redact_bytes
 from ingest.outcomes import RejectedRecord
 
 
@@ -25,7 +26,7 @@ class DeadLetterStore(Protocol):
 
 def entry(record: RejectedRecord, redaction: Redaction) -> bytes:
     """One dead-letter line. Redaction is applied here, at the boundary, whatever the caller did."""
-    original = redaction.redact_bytes(record.original)
+    original = redact_bytes(redaction, record.original)
     body: dict[str, object] = {
         "source": record.source,
         "position": record.position,
