@@ -17,7 +17,9 @@ import orjson
 import polars as pl
 
 from enrich import schema as S
-from enrich.redact import Redaction
+from enrich.redact import MAX_DEPTH, Redaction, TooDeep
+from enrich.redact_bytes import redact_bytes
+from enrich.redact_text import STRING, TextRedaction
 from ingest.framing import FramedBatch, position
 from ingest.outcomes import RejectedRecord, RejectKind
 
@@ -28,6 +30,15 @@ _TEXT: Final = "_text"  # the record as framed: unredacted; used for the id, the
 _DECODE: Final = "_decode"  # the text fed to json_decode (redacted; normalized on the exact path)
 _ROW: Final = "_row"
 DECODE_SLICE: Final = 1000
+# More headers than any client sends: a record with more is refused before its list is held again.
+MAX_HEADERS: Final = 1000
+# WAF fields that occur at one place in a record: a second occurrence is a duplicate key, which
+# Polars resolves first-wins and every JSON reader of event_original last-wins (see _ambiguous).
+_ONCE: Final = tuple(
+    f
+    for f in (*S.WAF_FIELDS, *S.WAF_RECORD["httpRequest"].to_schema())  # type: ignore[attr-defined]
+    if f not in ("action", "nonTerminatingMatchingRules", "captchaResponse", "challengeResponse")
+)
 
 
 @dataclass(frozen=True)
@@ -80,18 +91,55 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
 def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     """Add ``event_original`` (the redacted text) and ``_exact`` (rows the exact path must take).
 
-    Only rows that mention a sensitive name at all go through the replace and check passes; a
-    case-insensitive literal search rules the others out at a fraction of the cost.
+    Only rows the prefilter matches go through the replace and check passes; rows whose text is not
+    one well-formed value, or holds a duplicate key, take the exact path whatever they mention.
     """
     text = pl.col(_TEXT)
+    passes = TextRedaction(redaction)
+    sensitive = frame[_TEXT].str.contains(passes.prefilter)
+    plain = frame.filter(~sensitive).with_columns(text.alias(S.EVENT_ORIGINAL), pl.lit(False).alias("_exact"))
+    secret = frame.filter(sensitive).with_columns(passes.redact(text).alias(S.EVENT_ORIGINAL))
+    secret = secret.with_columns(passes.needs_exact(text, pl.col(S.EVENT_ORIGINAL)).alias("_exact"))
     reserved = pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
-    sensitive = frame[_TEXT].str.contains(redaction.prefilter)
-    plain = frame.filter(~sensitive).with_columns(text.alias(S.EVENT_ORIGINAL), reserved.alias("_exact"))
-    secret = frame.filter(sensitive).with_columns(redaction.redact_expr(text).alias(S.EVENT_ORIGINAL))
-    secret = secret.with_columns(
-        (redaction.needs_exact_redaction(text, pl.col(S.EVENT_ORIGINAL)) | reserved).alias("_exact")
+    return (
+        pl.concat([plain, secret])
+        .sort(_ROW)
+        .with_columns((pl.col("_exact") | reserved | _malformed(text) | _ambiguous(text)).alias("_exact"))
     )
-    return pl.concat([plain, secret]).sort(_ROW)
+
+
+def _malformed(text: pl.Expr) -> pl.Expr:
+    """Rows that may not be exactly one JSON value, or nest deeper than ``MAX_DEPTH``.
+
+    Polars decodes a slice's rows as one JSON array: a row that leaves a string or a container open
+    would merge with the next one and shift every later row's columns. With its strings removed, a
+    row that is one value has no quote left and as many closing brackets as opening ones.
+    """
+    skeleton = text.str.replace_all(f'"{STRING}"', "")
+    opens = skeleton.str.count_matches(r"[{\[]")
+    return (
+        skeleton.str.contains('"', literal=True)
+        | (opens != skeleton.str.count_matches(r"[}\]]"))
+        | (opens > MAX_DEPTH)
+    )
+
+
+def _ambiguous(text: pl.Expr) -> pl.Expr:
+    """Rows that may hold a duplicate key among the fields waflens reads (sent to the exact path).
+
+    One rule everywhere: the last occurrence wins, as for every JSON reader of ``event_original``; the
+    exact path parses with orjson (last wins) and stores the normalized text.
+    """
+    once = text.str.extract_all('"(?:' + "|".join(_ONCE) + ')":')
+    actions = text.str.count_matches('"action":', literal=True)
+    rules = text.str.count_matches('"ruleId":', literal=True) - text.str.count_matches(
+        '"exclusionType":', literal=True
+    )
+    return (
+        (once.list.n_unique() < once.list.len())
+        | (actions > rules + 1)
+        | text.str.contains(r'"\s+:')  # "key" : value: the checks above read compact keys only
+    )
 
 
 def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
@@ -109,10 +157,13 @@ def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.S
 def _bisect(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
     """Polars fails a whole column on one bad row: halve until the bad rows stand alone."""
     try:
-        return texts.str.json_decode(dtype), pl.Series([False] * len(texts), dtype=pl.Boolean)
-    except pl.exceptions.ComputeError:
+        decoded = texts.str.json_decode(dtype)
+    except pl.exceptions.PolarsError:  # ComputeError for bad JSON, ShapeError for two values in a row
         if len(texts) == 1:
             return pl.Series([None], dtype=dtype), pl.Series([True])
+    else:
+        if len(decoded) == len(texts):
+            return decoded, pl.Series([False] * len(texts), dtype=pl.Boolean)
     half = len(texts) // 2
     left, left_failed = _bisect(texts[:half], dtype)
     right, right_failed = _bisect(texts[half:], dtype)
@@ -128,24 +179,15 @@ def _exact_path(
     rejected: list[RejectedRecord] = []
     for row in rows.iter_rows(named=True):  # rare rows only: see the module docstring
         where = position(row["line"], row["part"])
-        try:
-            value = orjson.loads(row[_TEXT])
-        except orjson.JSONDecodeError as exc:
-            original = redaction.redact_bytes(row[_TEXT].encode())
-            rejected.append(RejectedRecord(source, where, "invalid_json", f"invalid JSON: {exc}", original))
-            continue
-        problem = _unusable(value)
+        problem, value = _parse(row[_TEXT], redaction)
         if problem is not None:
-            kind, reason = problem
-            original = orjson.dumps(redaction.redact_object(value))
+            kind, reason, original = problem
             rejected.append(RejectedRecord(source, where, kind, reason, original))
             continue
-        redacted = redaction.redact_object(value)
-        if redacted != orjson.loads(row[S.EVENT_ORIGINAL]):
-            row[S.EVENT_ORIGINAL] = orjson.dumps(redacted).decode()  # the regex pass missed a value
+        row[S.EVENT_ORIGINAL] = orjson.dumps(value).decode()  # normalized: one key each, redacted
         for name, column in kept.items():
             column.append(row[name])
-        decode_texts.append(orjson.dumps(_coerce(redacted, dtype)).decode())
+        decode_texts.append(orjson.dumps(_coerce(value, dtype)).decode())
     frame = pl.DataFrame(
         kept,
         schema={
@@ -162,13 +204,25 @@ def _exact_path(
     ).select(_ROW, _TEXT, "line", "part", S.DOC_ID, S.EVENT_ORIGINAL, "_exact", _DECODE), rejected
 
 
-def _unusable(value: object) -> tuple[RejectKind, str] | None:
-    if not isinstance(value, dict):
-        return "not_an_object", f"a JSON {type(value).__name__}, not a WAF record object"
-    clash = [k for k in S.RESERVED_TOP_LEVEL if k in value]
+def _parse(text: str, redaction: Redaction) -> tuple[tuple[RejectKind, str, bytes] | None, object]:
+    """The record parsed (last key wins) and redacted, or why it cannot be used and its redacted bytes."""
+    data = text.encode()
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:  # orjson's message names a position, never the content
+        return ("invalid_json", f"invalid JSON: {exc}", redact_bytes(redaction, data)), None
+    try:
+        redacted = redaction.redact_object(value)
+    except TooDeep as exc:
+        return ("too_deep", f"not a WAF record: {exc}", redact_bytes(redaction, data)), None
+    if not isinstance(redacted, dict):
+        kind: RejectKind = "not_an_object"
+        return (kind, f"a JSON {type(value).__name__}, not a WAF record object", orjson.dumps(redacted)), None
+    clash = [k for k in S.RESERVED_TOP_LEVEL if k in redacted]
     if clash:
-        return "reserved_field", f"the record already has a top-level {clash[0]!r} field, which waflens adds"
-    return None
+        reason = f"the record already has a top-level {clash[0]!r} field, which waflens adds"
+        return ("reserved_field", reason, orjson.dumps(redacted)), None
+    return None, redacted
 
 
 def _coerce(value: object, dtype: PolarsDataType) -> object:
@@ -198,23 +252,39 @@ def _check_required(
     raw_ts = pl.col("timestamp")
     ts = raw_ts.cast(pl.Int64, strict=False)
     missing = [pl.when(pl.col(f).is_null()).then(pl.lit(f)) for f in S.REQUIRED_FIELDS]
-    bad_ts = pl.when(
-        raw_ts.is_not_null() & (ts.is_null() | (ts < S.MIN_TIMESTAMP_MS) | (ts >= S.MAX_TIMESTAMP_MS))
-    ).then(pl.format("timestamp {} is not epoch milliseconds between 2000 and 2100", raw_ts))
+    headers = pl.col("httpRequest").struct.field("headers").list.len()
+    # reasons name the field and the problem, never the value (it is attacker-controlled content)
+    bad_ts = (
+        pl.when(
+            raw_ts.is_not_null() & (ts.is_null() | (ts < S.MIN_TIMESTAMP_MS) | (ts >= S.MAX_TIMESTAMP_MS))
+        )
+        .then(pl.lit("timestamp is not epoch milliseconds between 2000 and 2100"))
+        .when(headers > MAX_HEADERS)
+        .then(pl.format("httpRequest.headers has {} headers, more than {}", headers, pl.lit(MAX_HEADERS)))
+    )
     checked = frame.with_columns(
-        pl.concat_str(missing, separator=", ", ignore_nulls=True).alias("_missing"), bad_ts.alias("_bad")
+        pl.concat_str(missing, separator=", ", ignore_nulls=True).alias("_missing"),
+        bad_ts.alias("_bad"),
+        pl.when(headers > MAX_HEADERS)
+        .then(pl.lit("oversize"))
+        .otherwise(pl.lit("invalid_field"))
+        .alias("_kind"),
     )
     problems = checked.filter(pl.col("_missing").ne("") | pl.col("_bad").is_not_null())
     rejected = [
         RejectedRecord(
             source,
             position(row["line"], row["part"]),
-            "missing_field" if row["_missing"] else "invalid_field",
+            "missing_field" if row["_missing"] else row["_kind"],
             f"missing required field(s): {row['_missing']}" if row["_missing"] else str(row["_bad"]),
             row[S.EVENT_ORIGINAL].encode(),
         )
-        for row in problems.select("line", "part", "_missing", "_bad", S.EVENT_ORIGINAL).iter_rows(named=True)
+        for row in problems.select("line", "part", "_missing", "_bad", "_kind", S.EVENT_ORIGINAL).iter_rows(
+            named=True
+        )
     ]
-    valid = checked.filter(pl.col("_missing").eq("") & pl.col("_bad").is_null()).drop("_missing", "_bad")
+    valid = checked.filter(pl.col("_missing").eq("") & pl.col("_bad").is_null()).drop(
+        "_missing", "_bad", "_kind"
+    )
     casts = {name: pl.col(name).cast(dtype, strict=False) for name, dtype in projection.items()}
     return valid.with_columns(**casts), rejected

@@ -15,8 +15,10 @@ RejectKind = Literal[
     "invalid_field",  # a required field is present with an unusable value
     "reserved_field",  # the record already carries a field waflens adds
     "truncated_input",  # the stream ended mid-record (truncated gzip, cut object)
-    "oversize",  # a record larger than any WAF record can be
+    "oversize",  # a record larger than any WAF record can be (bytes, or headers)
+    "too_deep",  # nested deeper than any WAF record (enrich.redact.MAX_DEPTH)
     "sink_rejected",  # a sink refused the document for good (an OpenSearch mapping error)
+    "damaged_input",  # a source's bytes break off (corrupt or truncated gzip): what follows is lost
 ]
 
 
@@ -69,7 +71,9 @@ class RunSummary:
     rejected_by_kind: Counter[str] = field(default_factory=Counter)
     sources: int = 0
     unreadable: list[str] = field(default_factory=list)  # sources that could not be read: retry them
-    source_warnings: list[str] = field(default_factory=list)  # sources that ended early (truncated gzip)
+    failed: list[str] = field(default_factory=list)  # sources an unexpected error stopped: retry them
+    damaged: list[str] = field(default_factory=list)  # sources whose bytes break off (one entry each)
+    skipped: list[str] = field(default_factory=list)  # files left out when expanding folders, and why
 
     def add_rejected(self, records: list[RejectedRecord]) -> None:
         """Count rejected records by kind."""
@@ -79,7 +83,7 @@ class RunSummary:
     @property
     def succeeded(self) -> bool:
         """Nothing is left for the source to deliver again."""
-        return self.retryable == 0 and not self.unreadable
+        return self.retryable == 0 and not (self.unreadable or self.failed or self.damaged)
 
     @property
     def balanced(self) -> bool:
@@ -97,5 +101,7 @@ class RunSummary:
             "rejected_by_kind": dict(sorted(self.rejected_by_kind.items())),
             "sources": self.sources,
             "unreadable": self.unreadable,
-            "source_warnings": self.source_warnings,
+            "failed": self.failed,
+            "damaged": self.damaged,
+            "skipped": self.skipped,
         }

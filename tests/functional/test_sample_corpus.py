@@ -37,7 +37,7 @@ def test_every_record_of_every_sample_file_is_delivered(
         0,
         0,
     )
-    assert summary.source_warnings == []
+    assert summary.damaged == []
     lake = scan_lake(tmp_path / "lake").collect()
     assert lake.height == lake[S.DOC_ID].n_unique() <= count
 
@@ -69,24 +69,55 @@ def test_malformed_input_is_rejected_with_a_reason_and_nothing_else_is_lost(
         r'\1REDACTED"',
         "".join(path.read_text(encoding="utf-8").split()),
     )
+    # match details on a header that does not say which one: every matched token hidden
+    expected = re.sub(
+        r'("location":"HEADER","matchedData":\[)([^\]]*)\]',
+        lambda m: m[1] + ",".join('"REDACTED"' for _ in re.findall(r'"[^"]*"', m[2])) + "]",
+        expected,
+    )
     assert kept == expected
 
 
 def _expected_document(record: dict[str, object]) -> dict[str, object]:
-    """The input with the values of sensitive headers replaced: written independently of enrich.redact."""
+    """The input as the redaction policy leaves it: written independently of enrich.redact.
+
+    Sensitive header values; match details on cookies and on headers that are sensitive or unnamed;
+    sensitive query-argument values in ``args`` and ``uri``.
+    """
     doc = orjson.loads(orjson.dumps(record))
     for holder in (
         (doc.get("httpRequest") or {}).get("headers") or [],
         doc.get("requestHeadersInserted") or [],
     ):
         for header in holder:
-            if (
-                isinstance(header.get("name"), str)
-                and header["name"].lower() in SENSITIVE
-                and header.get("value") is not None
-            ):
+            name = header.get("name")
+            sensitive = isinstance(name, str) and name.lower().removeprefix("x-amzn-waf-") in SENSITIVE
+            if sensitive and header.get("value") is not None:
                 header["value"] = "REDACTED"
+    for detail in _match_details(doc):
+        location, field = str(detail.get("location")).upper(), detail.get("matchedFieldName")
+        if "COOKIE" in location or ("HEADER" in location and (not field or str(field).lower() in SENSITIVE)):
+            detail["matchedData"] = ["REDACTED" for _ in detail.get("matchedData") or []]
+    request = doc.get("httpRequest") or {}
+    for key in ("args", "uri"):
+        if isinstance(request.get(key), str):
+            request[key] = re.sub(
+                r"(?i)((?:^|[?&;])(?:token|access_token|api_key|password)=)[^&;#]+",
+                r"\1REDACTED",
+                request[key],
+            )
     return doc
+
+
+def _match_details(doc: dict[str, object]) -> list[dict[str, object]]:
+    rules = [*(doc.get("nonTerminatingMatchingRules") or [])]  # type: ignore[misc]
+    for group in doc.get("ruleGroupList") or []:  # type: ignore[attr-defined]
+        rules += [group.get("terminatingRule") or {}, *(group.get("nonTerminatingMatchingRules") or [])]
+        rules += group.get("excludedRules") or []
+    details = [*(doc.get("terminatingRuleMatchDetails") or [])]  # type: ignore[misc]
+    for rule in rules:
+        details += rule.get("ruleMatchDetails") or []
+    return [d for d in details if isinstance(d, dict)]
 
 
 def test_documents_read_back_from_the_lake_equal_the_input_but_for_redacted_values(

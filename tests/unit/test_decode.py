@@ -64,7 +64,7 @@ def test_missing_and_invalid_required_fields_are_rejected_with_the_field_named()
     assert out.frame.height == 1
     assert [(r.kind, r.describe()) for r in out.rejected] == [
         ("missing_field", "t line 1: missing required field(s): webaclId, action"),
-        ("invalid_field", "t line 2: timestamp 1682374606 is not epoch milliseconds between 2000 and 2100"),
+        ("invalid_field", "t line 2: timestamp is not epoch milliseconds between 2000 and 2100"),
     ]
 
 
@@ -91,3 +91,55 @@ def test_redaction_happens_before_decoding_so_typed_columns_hold_no_secret() -> 
         out = run(record, projection=projection)
         assert "s3cr3t" not in str(out.frame.to_dicts())
         assert out.frame["httpRequest"][0]["headers"] == [{"name": "Cookie", "value": "REDACTED"}]
+
+
+def _text(record: dict[str, object]) -> str:
+    return orjson.dumps(record).decode()
+
+
+def test_a_row_holding_two_values_is_rejected_alone_and_no_row_shifts() -> None:
+    a, b, c = ({**BASE, "action": action} for action in ("ALLOW", "BLOCK", "COUNT"))
+    opens = '{"x":[{"y":1}'  # with the next row, one valid value: it must never merge with it
+    closes = '{"z":1}]}'
+    out = run(a, f"{_text(b)},{_text(c)}", opens, closes, c)
+    assert out.frame["action"].to_list() == ["ALLOW", "COUNT"]
+    assert out.frame["line"].to_list() == [1, 5]
+    assert out.frame[S.DOC_ID].to_list() == [record_id(_text(a)), record_id(_text(c))]
+    assert [(r.position, r.kind) for r in out.rejected] == [
+        ("line 2", "invalid_json"),
+        ("line 3", "invalid_json"),
+        ("line 4", "invalid_json"),
+    ]
+
+
+def test_duplicate_keys_resolve_last_wins_in_every_column_and_in_the_stored_text() -> None:
+    duplicated = _text(BASE).replace('"action":"ALLOW"', '"action":"ALLOW","action":"BLOCK"')
+    other_account = _text(BASE).replace(
+        '"webaclId":', '"webaclId":"arn:aws:wafv2:us-east-1:999999999999:global/webacl/acl/1","webaclId":'
+    )
+    out = run(duplicated, other_account)
+    assert out.rejected == []
+    assert out.frame["action"].to_list() == ["BLOCK", "ALLOW"]
+    assert out.frame["webaclId"].to_list()[1] == BASE["webaclId"]
+    for stored, typed in zip(out.frame[S.EVENT_ORIGINAL], out.frame["action"], strict=True):
+        assert stored.count('"action"') == 1
+        assert orjson.loads(stored)["action"] == typed
+
+
+def test_records_with_too_many_headers_or_too_deep_are_rejected_with_the_field_named() -> None:
+    many = {**BASE, "httpRequest": {"headers": [{"name": "x", "value": "y"}] * 1001}}
+    deep: object = 1
+    for _ in range(200):
+        deep = [deep]
+    out = run(many, {**BASE, "extra": deep}, BASE)
+    assert out.frame.height == 1
+    assert [(r.kind, r.reason) for r in out.rejected] == [
+        ("too_deep", "not a WAF record: nested deeper than 128 levels"),
+        ("oversize", "httpRequest.headers has 1001 headers, more than 1000"),
+    ]
+
+
+def test_a_reason_never_quotes_the_record() -> None:
+    out = run({**BASE, "timestamp": "wlsecret-in-a-timestamp"}, '{"a":"wlsecret-in-bad-json"')
+    assert len(out.rejected) == 2
+    assert not any("wlsecret" in r.reason for r in out.rejected)
