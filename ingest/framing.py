@@ -2,30 +2,46 @@
 
 WAF writes one compact JSON object per line, so the common case is a line split done in C, on bytes:
 text never becomes a Python ``str`` (a single non-ASCII character would make CPython hold a whole block
-at four bytes per character). Lines that are not one clean object are parsed as a JSON stream
-(``raw_decode``): objects concatenated ``}{`` by a Firehose transform that dropped newlines,
-pretty-printed records over several lines, and garbage, which is cut at the next line that starts a
-new object and rejected with its bytes (waf-log-format.md §4.2, §6.10). Compression is sniffed from the
-gzip magic bytes, never the file name (Firehose objects have none).
+at four bytes per character), and ``jsonscan.one_object`` proves a line is one object from its brackets.
+Other lines are parsed as a JSON stream (``raw_decode``): objects concatenated ``}{`` or separated by
+whitespace or commas, pretty-printed records over several lines, and garbage, which is cut at the next
+line that starts a new object and rejected with its bytes (waf-log-format.md §4.2, §6.10).
+
+No record is held whole past ``max_record_bytes``: a longer one is rejected once with its first
+``max_record_bytes`` bytes and the rest of it is skipped (to the end of its line; for a record that spans
+lines, to the next line that starts an object), so memory follows the cap and the read size, never the
+input. Decompression and byte-order marks are ``ingest.inflate``'s.
 """
 
 from __future__ import annotations
 
-import json
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
+from enrich.redact import MAX_DEPTH
+from ingest.inflate import Blocks
+from ingest.jsonscan import (
+    TOO_DEEP,
+    WHITESPACE,
+    Failed,
+    garbage_end,
+    is_utf8,
+    lines_text,
+    nesting,
+    next_record_line,
+    one_object,
+    read_value,
+    rest_of_line_blank,
+    skip_blank,
+)
 from ingest.outcomes import RejectedRecord, RejectKind
 
-GZIP_MAGIC: Final = b"\x1f\x8b"
 READ_SIZE: Final = 1 << 20
 # Larger than any WAF record (Firehose caps a record at 1,000 KiB, CloudWatch Logs an event at 256 KB).
 MAX_RECORD_BYTES: Final = 4 << 20
 
-_DECODER: Final = json.JSONDecoder()
-_WHITESPACE: Final = " \t\r\n"
+_ONE_OBJECT: Final = object()  # a line one_object() has vouched for
 _BLANK: Final = b" \t\r"
 
 
@@ -55,215 +71,237 @@ def position(line: int, part: int = 0) -> str:
     return f"line {line}" if part == 0 else f"line {line}, object {part}"
 
 
-class _Blocks:
-    """Decompressed blocks of a stream; remembers why the stream ended early, if it did."""
+@dataclass
+class _Cut:
+    """An oversize record: its first bytes are kept, the rest is skipped as it arrives."""
 
-    def __init__(self, stream: BinaryIO, read_size: int) -> None:
-        self._stream = stream
-        self._read_size = read_size
-        self.error: str | None = None
+    where: str
+    original: bytes
+    line: int  # where it starts
+    seen: int  # its bytes so far
+    newlines: int  # newlines in it so far, the one that ends it included
+    multiline: bool  # skip to the next line that starts an object, not just to the end of the line
+    after_newline: bool = False
+    done: bool = False
 
-    def __iter__(self) -> Iterator[bytes]:
-        first = self._stream.read(self._read_size)
-        if not first.startswith(GZIP_MAGIC):
-            while first:
-                yield first
-                first = self._stream.read(self._read_size)
-            return
-        yield from self._gunzip(first)
-
-    def _gunzip(self, data: bytes) -> Iterator[bytes]:
-        inflater = zlib.decompressobj(wbits=31)
-        in_member = False  # bytes of the current gzip member have been fed and its end not yet seen
-        while data:
-            in_member = True
-            try:
-                out = inflater.decompress(data)
-            except zlib.error as exc:
-                self.error = f"corrupt gzip data ({exc})"
-                return
-            if out:
-                yield out
-            if inflater.eof:  # a multi-member gzip (concatenated .gz files) starts again
-                data, in_member = inflater.unused_data, False
-                inflater = zlib.decompressobj(wbits=31)
-                if not data:
-                    data = self._stream.read(self._read_size)
-                if data and not data.startswith(GZIP_MAGIC):
-                    self.error = f"{len(data)}+ bytes after the end of the gzip stream are not gzip"
-                    return
-                continue
-            data = self._stream.read(self._read_size)
-        if in_member:
-            tail = inflater.flush()
-            if tail:
-                yield tail
-            self.error = "the gzip stream is truncated (it ends before its end-of-stream marker)"
-
-
-def _clean(line: bytes) -> bool:
-    """One compact object on its own: the shape of nearly every WAF line (two bytes and two scans)."""
-    return line[:1] == b"{" and line[-1:] == b"}" and b"}{" not in line and b"} {" not in line
-
-
-def _utf8(line: bytes) -> bool:
-    if line.isascii():
-        return True
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    def skip(self, data: bytes) -> bytes:
+        """Skip ``data`` up to where this record ends; return what follows it."""
+        if self.multiline and self.after_newline and data[:1] == b"{":
+            newline = -1  # the previous block ended the record's last line
+        else:
+            newline = data.find(b"\n{" if self.multiline else b"\n")
+            if newline < 0:
+                self.seen += len(data)
+                self.newlines += data.count(b"\n")
+                self.after_newline = data[-1:] == b"\n"
+                return b""
+        self.seen += max(newline, 0)
+        self.newlines += data.count(b"\n", 0, newline + 1)
+        self.done = True
+        return data[newline + 1 :]
 
 
 class Framer:
     """Turns one source's bytes into bounded FramedBatches."""
 
-    def __init__(self, source: str, *, max_records: int, max_bytes: int, read_size: int = READ_SIZE) -> None:
+    def __init__(
+        self,
+        source: str,
+        *,
+        max_records: int,
+        max_bytes: int,
+        read_size: int = READ_SIZE,
+        max_record_bytes: int = MAX_RECORD_BYTES,
+    ) -> None:
         self.source = source
         self.max_records = max_records
         self.max_bytes = max_bytes
         self.read_size = read_size
+        self.max_record_bytes = max_record_bytes
         self.error: str | None = None  # why the stream ended early, once batches() is exhausted
+        self.peak_pending = 0  # most bytes ever held for unfinished records: max_record_bytes + a block
         self._batch = FramedBatch()
+        self._rejected = 0  # bytes of the batch's rejected records
+        self._pending = b""  # input not framed yet; starts where a record may start
         self._line = 1  # line number where the pending bytes start
-        self._pending = b""
-        self._carried_part = (0, 0)  # (line, objects already framed on it) when a line resumes
+        self._part = 0  # objects already framed on that line when the pending bytes start mid-line
+        self._cut: _Cut | None = None
 
     def batches(self, stream: BinaryIO) -> Iterator[FramedBatch]:
         """Frame the whole stream in batches of about ``max_records`` records (or ``max_bytes``).
 
         A batch may overshoot by one read block (``read_size`` of decompressed bytes): still bounded.
         """
-        blocks = _Blocks(stream, self.read_size)
+        blocks = Blocks(stream, self.read_size)
         for block in blocks:
-            self._pending += block
-            self._frame(final=False)
-            if len(self._batch.texts) >= self.max_records or self._batch.text_bytes >= self.max_bytes:
-                yield self._batch
-                self._batch = FramedBatch()
+            self._feed(block)
+            if (
+                len(self._batch) >= self.max_records
+                or self._batch.text_bytes + self._rejected >= self.max_bytes
+            ):
+                yield self._take()
         self.error = blocks.error
+        if self._cut is not None:
+            self._end_cut()
         self._frame(final=True)
         if len(self._batch):
-            yield self._batch
+            yield self._take()
 
-    def _frame(self, *, final: bool) -> None:
+    def _take(self) -> FramedBatch:
+        batch, self._batch, self._rejected = self._batch, FramedBatch(), 0
+        return batch
+
+    def _feed(self, data: bytes) -> None:
+        while data:
+            if self._cut is not None:
+                data = self._cut.skip(data)
+                if self._cut.done:
+                    self._end_cut()
+                continue
+            self._pending += data
+            self.peak_pending = max(self.peak_pending, len(self._pending))
+            if b"\n" in data:  # otherwise no line was completed: framing again would change nothing
+                self._frame(final=False)
+            data = b""
+            if len(self._pending) > self.max_record_bytes:
+                self._frame(final=False, open_tail=True)  # the records of one long line so far
+            if len(self._pending) > self.max_record_bytes:
+                data = self._start_cut()
+
+    def _start_cut(self) -> bytes:
+        """Keep the first bytes of the unfinished record; return the rest, to be skipped."""
+        record, limit = self._pending, self.max_record_bytes
+        where = position(self._line, self._part + 1 if self._part else 0)
+        head = record[:limit]
+        self._cut = _Cut(where, head, self._line, limit, head.count(b"\n"), multiline=b"\n" in head)
+        self._pending = b""
+        return record[limit:]
+
+    def _end_cut(self) -> None:
+        cut, self._cut = self._cut, None
+        assert cut is not None
+        self._oversize(cut.original, cut.where, cut.seen)
+        self._line, self._part = cut.line + cut.newlines, 0
+
+    def _frame(self, *, final: bool, open_tail: bool = False) -> None:
+        """Frame the pending bytes: complete lines, or with ``open_tail`` also the unfinished last one."""
         data = self._pending
-        end = len(data) if final else data.rfind(b"\n") + 1
+        end = len(data) if final or open_tail else data.rfind(b"\n") + 1
         if end == 0:
-            if len(data) < MAX_RECORD_BYTES:
-                return  # an unterminated line waits for the next block
-            end = len(data)  # one enormous line: frame what is there
+            return
         lines = data[:end].split(b"\n")
+        newlines = len(lines) - 1
         if data[end - 1 : end] == b"\n":
             lines.pop()  # the split's empty tail after the final newline
-        consumed = self._frame_lines(lines, final=final)
+            open_tail = False
+        consumed = min(self._frame_lines(lines, final=final, open_tail=open_tail), len(data))
+        self._line += newlines if consumed >= end else data.count(b"\n", 0, consumed)
         self._pending = data[consumed:]
 
-    def _frame_lines(self, lines: list[bytes], *, final: bool) -> int:
+    def _frame_lines(self, lines: list[bytes], *, final: bool, open_tail: bool) -> int:
         """Frame ``lines``; return how many bytes were consumed (the rest waits for more input)."""
-        batch, number, offset, i = self._batch, self._line, 0, 0
+        batch, limit, number, offset, i = self._batch, self.max_record_bytes, self._line, 0, 0
         while i < len(lines):
             line = lines[i][:-1] if lines[i][-1:] == b"\r" else lines[i]
-            continuing = i == 0 and self._carried_part[1] > 0  # the rest of a line split across blocks
-            if _clean(line) and _utf8(line) and not continuing:
-                batch.add(line, number + i)
-            elif line.strip(_BLANK):
-                if _clean(line) and not continuing:
-                    self._reject(line, position(number + i), "invalid_utf8", "not UTF-8 text")
+            last_open = open_tail and i == len(lines) - 1  # the line may go on in the next block
+            if (i > 0 or self._part == 0) and not last_open and one_object(line):
+                if len(line) <= limit and line.isascii():  # nearly every WAF line: skip _settle's checks
+                    batch.add(line, number + i)
                 else:
-                    taken, kept = self._region(lines, i, number + i, final=final)
-                    if kept is not None:  # a record continues past these lines: keep it for the next block
-                        kept_bytes, kept_lines = kept
-                        self._line = number + i + kept_lines
-                        return offset + kept_bytes
-                    offset += sum(len(x) + 1 for x in lines[i : i + taken])
-                    i += taken
-                    continue
+                    self._settle(line, number + i, 0)
+            elif line.strip(_BLANK):
+                taken = self._region(lines, i, number + i, final=final, open_tail=open_tail)
+                if taken < 0:  # a record continues past these lines: keep it for the next block
+                    return offset - taken - 1
+                offset += sum(len(x) + 1 for x in lines[i : i + taken])
+                i += taken
+                continue
             offset += len(lines[i]) + 1
+            if not last_open:  # blank so far, an open line keeps counting the objects framed on it
+                self._part = 0
             i += 1
-        self._line = number + len(lines)
         return offset
 
-    def _region(
-        self, lines: list[bytes], start: int, line: int, *, final: bool
-    ) -> tuple[int, tuple[int, int] | None]:
-        """Parse JSON values from ``lines[start]`` up to the next line that starts a new record.
+    def _region(self, lines: list[bytes], start: int, line: int, *, final: bool, open_tail: bool) -> int:
+        """Frame JSON values from ``lines[start]`` up to the next line that starts a new record.
 
-        Returns how many lines the region took, or, when a record continues past the lines at hand, the
-        (bytes, lines) of the region already framed, so the rest waits for the next block. Bytes that
-        are not UTF-8 survive the round trip through ``str`` as surrogates: rejected and framed bytes are
-        exactly the input's.
+        Returns how many lines the region took, or, when a value (or garbage) may continue past the
+        lines at hand, ``-1 - n`` where ``n`` is how many bytes of ``lines[start:]`` were framed. Bytes
+        that are not UTF-8 survive the round trip through ``str`` as surrogates: rejected and framed
+        bytes are exactly the input's.
         """
-        stop = _next_record_line(lines, start)
-        text = b"\n".join(lines[start:stop]).decode("utf-8", "surrogateescape")
-        carried_line, carried = self._carried_part
-        pos, part, newlines, counted = 0, carried if carried_line == line else 0, 0, 0
-        last_end = 0
-        self._carried_part = (0, 0)
+        stop = next_record_line(lines, start)
+        text = lines_text(lines, start, stop)
+        part, pos, end, counted = self._part, 0, 0, 0
+        self._part = 0
         while True:
-            pos = _skip_whitespace(text, pos)
-            if pos >= len(text):
-                return stop - start, None
-            newlines += text.count("\n", counted, pos)
+            # commas only separate: after an object, on this line or an earlier block of it
+            pos = skip_blank(text, pos, commas=bool(part or end))
+            line += text.count("\n", counted, pos)
             counted = pos
-            try:
-                value, end = _DECODER.raw_decode(text, pos)
-            except json.JSONDecodeError as exc:
-                if exc.pos >= len(text.rstrip(_WHITESPACE)) and stop < len(lines):
-                    # it ran out of lines, not into an error: a nested "{" line at column 0 ended the
-                    # window early (a JSON string cannot span lines), so take lines up to the next one
-                    stop = _next_record_line(lines, stop)
-                    text = b"\n".join(lines[start:stop]).decode("utf-8", "surrogateescape")
-                    continue
-                if stop == len(lines) and not final and len(text) - pos < MAX_RECORD_BYTES:
-                    on_line = part if text.count("\n", last_end, pos) == 0 else 0
-                    self._carried_part = (line + newlines, on_line)
-                    return 0, (len(text[:pos].encode("utf-8", "surrogateescape")), newlines)
-                chunk = text[pos:].rstrip(_WHITESPACE)
-                self._reject_text(chunk, line + newlines, chunk.count("\n"), exc)
-                return stop - start, None
+            if text.count("\n", end, pos):
+                part = 0  # a new line: objects on it are counted from 1
+            if pos >= len(text):
+                if open_tail and stop == len(lines):
+                    self._part = part  # the line goes on in the next block
+                return stop - start
+            parsed = read_value(text, pos)
+            if isinstance(parsed, Failed) and parsed.ran_out and stop < len(lines):
+                # a "{" line at column 0 inside a record (a JSON string cannot span lines) ended the
+                # window early: at least double it, so a run of such lines costs linear time
+                stop = next_record_line(lines, min(len(lines), 2 * stop - start) - 1)
+                text = lines_text(lines, start, stop)
+                continue
+            if isinstance(parsed, Failed):
+                stop = garbage_end(lines, start, text, pos, parsed.at)
+                if not final and stop == len(lines):  # it may go on in lines not read yet
+                    self._part = part
+                    return -1 - len(text[:pos].encode("utf-8", "surrogateescape"))
+                chunk = lines_text(lines, start, stop)[pos:].rstrip(WHITESPACE)
+                self._reject_rest(chunk, line, parsed, at_end=stop == len(lines))
+                return stop - start
+            value, found = parsed
             part += 1
-            alone = part == 1 and (pos == 0 or text[pos - 1] == "\n") and _rest_of_line_blank(text, end)
-            where = position(line + newlines, 0 if alone else part)
-            snippet = text[pos:end].encode("utf-8", "surrogateescape")
-            if not isinstance(value, dict):
-                self._reject(
-                    snippet, where, "not_an_object", f"a JSON {type(value).__name__}, not a WAF record object"
-                )
-            elif _utf8(snippet):
-                self._batch.add(snippet, line + newlines, 0 if alone else part)
-            else:
-                self._reject(snippet, where, "invalid_utf8", "not UTF-8 text")
-            pos = last_end = end
+            alone = part == 1 and rest_of_line_blank(text, found, open_end=open_tail and stop == len(lines))
+            snippet = text[pos:found].encode("utf-8", "surrogateescape")
+            self._settle(snippet, line, 0 if alone else part, value)
+            pos = end = found
 
-    def _reject_text(self, chunk: str, line: int, extra_lines: int, exc: json.JSONDecodeError) -> None:
-        where = position(line) if extra_lines == 0 else f"lines {line}-{line + extra_lines}"
-        detail = f"{exc.msg} (line {exc.lineno} column {exc.colno})"
-        kind: RejectKind = "invalid_json"
-        if self.error is not None:
-            kind, reason = "truncated_input", f"{self.error}; incomplete record: {detail}"
-        elif len(chunk) >= MAX_RECORD_BYTES:
-            kind, reason = "oversize", f"no complete JSON object within {MAX_RECORD_BYTES} bytes: {detail}"
+    def _settle(self, text: bytes, line: int, part: int, value: object = _ONE_OBJECT) -> None:
+        """One value: a record, or rejected for its size, type, depth or bytes."""
+        where = position(line, part)
+        if len(text) > self.max_record_bytes:
+            self._oversize(text, where, len(text))
+        elif value is TOO_DEEP:
+            self._reject(text, where, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
+        elif not isinstance(value, dict) and value is not _ONE_OBJECT:
+            kind = type(value).__name__
+            self._reject(text, where, "not_an_object", f"a JSON {kind}, not a WAF record object")
+        elif value is not _ONE_OBJECT and not one_object(text) and nesting(text) > MAX_DEPTH:
+            self._reject(text, where, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
+        elif is_utf8(text):
+            self._batch.add(text, line, part)
         else:
-            reason = f"invalid JSON: {detail}"
-        self._reject(chunk.encode("utf-8", "surrogateescape"), where, kind, reason)
+            self._reject(text, where, "invalid_utf8", "not UTF-8 text")
+
+    def _reject_rest(self, chunk: str, line: int, failed: Failed, *, at_end: bool) -> None:
+        """Reject what could not be parsed, up to the next line that starts a record."""
+        extra = chunk.count("\n")
+        where = position(line) if extra == 0 else f"lines {line}-{line + extra}"
+        original = chunk.encode("utf-8", "surrogateescape")
+        if len(original) > self.max_record_bytes:
+            self._oversize(original, where, len(original))
+        elif at_end and self.error is not None:
+            reason = f"{self.error}; incomplete record: {failed.detail}"
+            self._reject(original, where, "truncated_input", reason)
+        else:
+            self._reject(original, where, failed.kind, failed.detail)
+
+    def _oversize(self, original: bytes, where: str, seen: int) -> None:
+        limit = self.max_record_bytes
+        reason = f"record larger than {limit} bytes (cut at {limit} bytes; at least {seen} bytes seen)"
+        self._reject(original[:limit], where, "oversize", reason)
 
     def _reject(self, original: bytes, where: str, kind: RejectKind, reason: str) -> None:
         self._batch.rejected.append(RejectedRecord(self.source, where, kind, reason, original))
-
-
-def _next_record_line(lines: list[bytes], after: int) -> int:
-    """Index of the next line that starts with ``{`` at column 0, where a new record may begin."""
-    return next((j for j in range(after + 1, len(lines)) if lines[j][:1] == b"{"), len(lines))
-
-
-def _rest_of_line_blank(text: str, end: int) -> bool:
-    newline = text.find("\n", end)
-    return not text[end : len(text) if newline < 0 else newline].strip(_WHITESPACE)
-
-
-def _skip_whitespace(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in _WHITESPACE:
-        pos += 1
-    return pos
+        self._rejected += len(original)
