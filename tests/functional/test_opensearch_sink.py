@@ -5,11 +5,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import random
+import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
+import polars as pl
 import pytest
 from botocore.credentials import Credentials
+from opensearchpy import OpenSearch
 
 from enrich import schema as S
 from enrich.config import EnrichConfig
@@ -21,7 +25,7 @@ from ingest.opensearch import Backoff, BulkOptions, OpenSearchSink
 from ingest.opensearch_client import Endpoint, make_client
 from ingest.outcomes import RunSummary
 from ingest.pipeline import Pipeline
-from ingest.sinks import Sink
+from ingest.sinks import Sink, SinkResult
 from ingest.sources import expand
 from tests.support.fake_opensearch import FakeOpenSearch, Faults
 from tests.support.opensearch_spec import spec_validator
@@ -53,6 +57,54 @@ def opensearch_sink(
     )  # type: ignore[arg-type]
 
 
+class MeteredClient:
+    """A client whose bulk requests tick a clock, one second each, and that fails the test past a budget.
+
+    The sink under test could loop; this turns a hang into an AssertionError out of ``write``, and lets a
+    deadline be reached by requests sent rather than by waiting.
+    """
+
+    def __init__(self, client: OpenSearch, budget: int) -> None:
+        self.client, self.budget, self.sent = client, budget, 0
+        self._lock = threading.Lock()
+
+    def bulk(self, **kwargs: Any) -> Any:
+        with self._lock:
+            self.sent += 1
+            spent = self.sent > self.budget
+        if spent:
+            raise AssertionError(f"more than {self.budget} bulk requests: the sink is looping")
+        return self.client.bulk(**kwargs)
+
+    def clock(self) -> float:
+        return float(self.sent)
+
+
+class Recorded:
+    """A sink that keeps what the wrapped sink returned, for its ``retry_reason``."""
+
+    def __init__(self, sink: OpenSearchSink) -> None:
+        self.sink, self.name, self.projection = sink, sink.name, sink.projection
+        self.results: list[SinkResult] = []
+
+    def write(self, batch: pl.DataFrame) -> SinkResult:
+        self.results.append(self.sink.write(batch))
+        return self.results[-1]
+
+
+def metered_sink(url: str, *, budget: int, **options: Any) -> tuple[OpenSearchSink, MeteredClient]:
+    """A sink whose clock advances one second per bulk request and never by sleeping."""
+    client = MeteredClient(make_client(Endpoint(url=url, timeout=5.0)), budget)
+    sink = OpenSearchSink(
+        client,  # type: ignore[arg-type]  # only bulk is called
+        BulkOptions(**options),
+        clock=client.clock,
+        sleep=lambda _: None,
+        rng=random.Random(1),
+    )
+    return sink, client
+
+
 def run(paths: list[Path], sinks: list[Sink], dead: Path) -> RunSummary:
     redaction = redaction_for(CONFIG.redacted_headers, CONFIG.redaction_marker)
     pipeline = Pipeline(config=CONFIG, sinks=sinks, dead_letter=LocalDeadLetter(dead, redaction))
@@ -74,6 +126,27 @@ def poison_records(path: Path, count: int) -> None:
         orjson.dumps({**base, "timestamp": base["timestamp"] + i, "poisonField": i}) for i in range(count)
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
+
+
+def padded_records(path: Path, count: int, *, padding: int = 0, sizes: dict[int, int] | None = None) -> None:
+    """``count`` distinct panther records, ``args`` padded to ``padding`` bytes (``sizes[i]`` for i)."""
+    base = orjson.loads((samples_dir() / "panther.ndjson").read_bytes().splitlines()[0])
+    sizes = sizes or {}
+
+    def record(i: int) -> bytes:
+        request = {**base["httpRequest"], "args": "q=" + "x" * sizes.get(i, padding)}
+        return orjson.dumps({**base, "timestamp": base["timestamp"] + i, "httpRequest": request})
+
+    path.write_bytes(b"".join(record(i) + b"\n" for i in range(count)))
+
+
+def bulk_requests(server: FakeOpenSearch) -> list[tuple[int, list[bytes]]]:
+    """Each _bulk request's status and the documents (source lines) it carried."""
+    return [
+        (r.status, r.decompressed_body.splitlines()[1::2])
+        for r in server.requests
+        if r.path.endswith("_bulk")
+    ]
 
 
 def test_samples_are_indexed_once_with_gzip_and_every_bulk_line_passes_the_spec(tmp_path: Path) -> None:
@@ -195,3 +268,91 @@ def test_sigv4_signs_the_compressed_bytes_it_sends(tmp_path: Path) -> None:
         assert request.headers["x-amz-content-sha256"] == hashlib.sha256(request.body).hexdigest()
         assert gzip.decompress(request.body) == request.decompressed_body
         assert len(server.documents) == 6
+
+
+SIZE_LEVELS = 5  # request sizes from max_bytes=1 MiB halving to min_bytes=64 KiB, before one per request
+
+
+@pytest.mark.parametrize(
+    ("count", "big_at"),
+    [(7, 1), (300, 150)],
+    ids=["oversized-document-second", "oversized-document-in-the-middle-of-many"],
+)
+def test_an_oversized_document_after_others_is_rejected_alone_and_the_rest_delivered(
+    tmp_path: Path, count: int, big_at: int
+) -> None:
+    # given a document above the cluster's 413 limit that shares its first requests with others
+    logs = tmp_path / "big.log"
+    padded_records(logs, count, sizes={big_at: 300_000})
+    with FakeOpenSearch(Faults(max_body_bytes=200_000)) as server:
+        sink, _ = metered_sink(server.url, budget=1_000, max_bytes=1 << 20, min_bytes=64 << 10)
+        # when the batch is written
+        summary = run([logs], [sink], tmp_path / "dead")
+        # then it is the only one refused, and only once it was sent alone
+        assert (summary.delivered, summary.rejected, summary.retryable) == (count - 1, 1, 0)
+        assert len(server.documents) == count - 1
+        (entry,) = dead_letters(tmp_path / "dead")
+        assert "HTTP 413" in entry["reason"]
+        assert "x" * 300_000 in entry["original"]
+        requests = bulk_requests(server)
+        big = [docs for _, docs in requests if any(len(doc) > 300_000 for doc in docs)]
+        assert [len(docs) for docs in big].count(1) == 1  # sent alone once, then rejected
+        # and each document was sent at most once per request size, and once alone
+        assert sum(len(docs) for _, docs in requests) <= (SIZE_LEVELS + 1) * count
+
+
+def test_a_proxy_limit_below_the_floor_gets_every_document_that_fits_sent_one_per_request(
+    tmp_path: Path,
+) -> None:
+    # given a proxy whose body limit fits one ~5 KB document but never two, far below min_bytes
+    logs = tmp_path / "padded.log"
+    padded_records(logs, 20, padding=4_000, sizes={9: 20_000})
+    with FakeOpenSearch(Faults(max_body_bytes=8_000)) as server:
+        sink, _ = metered_sink(server.url, budget=1_000, max_bytes=1 << 20, min_bytes=64 << 10)
+        # when the batch is written
+        summary = run([logs], [sink], tmp_path / "dead")
+        # then every document that fits alone is delivered, one per request, and the one too big is rejected
+        assert (summary.delivered, summary.rejected, summary.retryable) == (19, 1, 0)
+        assert len(server.documents) == 19
+        requests = bulk_requests(server)
+        assert all(len(docs) == 1 for status, docs in requests if status == 200)
+        assert all(status == 413 for status, docs in requests if len(docs) > 1)
+        # and the rounds were bounded: a few requests per size level, then one per document
+        assert len(requests) <= SIZE_LEVELS * 2 + 20
+        # and the next batch starts at the learned floor, not at max_bytes
+        first_of_replay = len(requests)
+        run([logs], [sink], tmp_path / "dead")
+        replay = bulk_requests(server)[first_of_replay:]
+        assert max(len(docs) for _, docs in replay) <= (64 << 10) // 5_000 + 1
+        assert len(replay) < len(requests)
+
+
+def test_a_server_refusing_every_request_as_too_large_rejects_each_document_and_stops(tmp_path: Path) -> None:
+    # given a server that answers 413 to every bulk request, however small
+    with FakeOpenSearch(Faults(max_body_bytes=0)) as server:
+        sink, _ = metered_sink(server.url, budget=100, max_bytes=1 << 20, min_bytes=64 << 10)
+        # when the samples are written
+        summary = run([samples_dir() / "panther.ndjson"], [sink], tmp_path / "dead")
+        # then each document is rejected once it was refused alone, and nothing is retried for ever
+        assert (summary.delivered, summary.rejected, summary.retryable) == (0, 6, 0)
+        assert all("HTTP 413" in entry["reason"] for entry in dead_letters(tmp_path / "dead"))
+        assert len(bulk_requests(server)) == SIZE_LEVELS + 6  # one request per size level, then one each
+
+
+def test_splitting_stops_at_the_deadline_and_what_is_pending_is_retryable(tmp_path: Path) -> None:
+    # given a server that answers 413 to everything, and a deadline three requests away
+    with FakeOpenSearch(Faults(max_body_bytes=0)) as server:
+        sink, client = metered_sink(
+            server.url, budget=100, max_bytes=1 << 20, min_bytes=64 << 10, deadline_seconds=3
+        )
+        recorded = Recorded(sink)
+        # when the samples are written
+        summary = run([samples_dir() / "panther.ndjson"], [recorded], tmp_path / "dead")
+        # then splitting stops at the deadline and every document is retryable, none dead-lettered
+        assert (summary.delivered, summary.rejected, summary.retryable) == (0, 0, 6)
+        assert dead_letters(tmp_path / "dead") == []
+        assert client.sent == len(bulk_requests(server)) == 3
+        (result,) = recorded.results
+        assert result.retry_reason is not None
+        assert "deadline" in result.retry_reason
+        assert "HTTP 413" in result.retry_reason
