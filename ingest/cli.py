@@ -13,7 +13,7 @@ from opensearchpy.exceptions import OpenSearchException
 
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
-from enrich.redact import redaction_for
+from enrich.redact import redaction_from
 from ingest.bench import bench, table
 from ingest.cluster_setup import apply
 from ingest.deadletter import LocalDeadLetter
@@ -22,11 +22,13 @@ from ingest.lake import ParquetLake
 from ingest.opensearch import BulkOptions, OpenSearchSink
 from ingest.opensearch_client import Endpoint, make_client
 from ingest.pipeline import Limits, Pipeline
-from ingest.settings import load_config
+from ingest.settings import check_writable, load_config
 from ingest.sinks import Sink
 from ingest.sources import SourceError, expand
 
-EXIT_OK, EXIT_RETRY, EXIT_USAGE = 0, 1, 2
+# 0: everything settled; 1: something to deliver again (or a damaged source); 2: usage or
+# configuration; 3: the run's counts do not balance, a bug in waflens.
+EXIT_OK, EXIT_RETRY, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 # Credentials come from the environment, never the command line (it shows in process lists).
 ENV_USERNAME, ENV_PASSWORD, ENV_REGION = "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD", "AWS_REGION"
 
@@ -52,7 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="decode, enrich and deliver WAF log files")
-    ingest.add_argument("paths", nargs="+", type=Path, help="files or folders of WAF logs (gzip or plain)")
+    ingest.add_argument(
+        "paths", nargs="+", type=Path, help="files, folders or - (standard input) of WAF logs (gzip or plain)"
+    )
     ingest.add_argument("--lake", type=Path, help="Parquet lake folder to write")
     ingest.add_argument("--dead-letter", type=Path, help="rejected records (default: LAKE/_dead_letter)")
     ingest.add_argument("--config", type=Path, help="config file (TOML or JSON): owners, accounts, redaction")
@@ -106,28 +110,34 @@ def _ingest(args: argparse.Namespace) -> int:
     if args.lake is None and args.opensearch is None:
         raise ConfigError("name a target: --lake DIR, --opensearch URL, or both")
     config, _ = load_config(args.config)
-    sources = expand(args.paths)
+    expansion = expand(args.paths)
+    redaction = redaction_from(config)
+    dead_letter_dir = args.dead_letter or (
+        args.lake / "_dead_letter" if args.lake else Path("waflens-dead-letter")
+    )
+    # permanent mistakes are found before any work, not as every record turning retryable
+    check_writable(dead_letter_dir, "--dead-letter")
     sinks: list[Sink] = []
     if args.lake is not None:
+        check_writable(args.lake, "--lake")
         sinks.append(ParquetLake(args.lake))
     if args.opensearch is not None:
         options = BulkOptions(
             max_bytes=args.bulk_bytes, concurrency=args.bulk_concurrency, deadline_seconds=args.deadline
         )
         sinks.append(OpenSearchSink(make_client(_endpoint(args)), options))
-    dead_letter_dir = args.dead_letter or (
-        args.lake / "_dead_letter" if args.lake else Path("waflens-dead-letter")
-    )
     pipeline = Pipeline(
         config=config,
         sinks=sinks,
-        dead_letter=LocalDeadLetter(
-            dead_letter_dir, redaction_for(config.redacted_headers, config.redaction_marker)
-        ),
+        dead_letter=LocalDeadLetter(dead_letter_dir, redaction),
         limits=Limits(batch_records=args.batch_records),
     )
-    summary = pipeline.run(sources)
+    summary = pipeline.run(expansion.sources)
+    summary.skipped.extend(expansion.skipped)
     _print(summary.as_dict())
+    if not summary.balanced:
+        sys.stderr.write("waflens: the run's counts do not balance (a bug in waflens; please report it)\n")
+        return EXIT_BUG
     return EXIT_OK if summary.succeeded else EXIT_RETRY
 
 

@@ -56,6 +56,7 @@ class ParquetLake:
             S.DOC_ID, keep="first", maintain_order=True
         )
         written = 0
+        folder = self.root
         try:
             for (day, account), part in rows.group_by(S.EVENT_DATE, S.ACCOUNT_PARTITION):
                 folder = self.root / f"{S.EVENT_DATE}={day}" / f"{S.ACCOUNT_PARTITION}={account}"
@@ -63,6 +64,10 @@ class ParquetLake:
         except OSError as exc:
             ids = set(batch[S.DOC_ID].to_list())
             return SinkResult(retryable=ids, retry_reason=f"lake write failed: {exc}")
+        except pl.exceptions.PolarsError as exc:  # an unreadable file already in a partition
+            ids = set(batch[S.DOC_ID].to_list())
+            reason = f"lake write failed: a file in {folder} cannot be read ({type(exc).__name__})"
+            return SinkResult(retryable=ids, retry_reason=reason)
         return SinkResult(already_present=batch.height - written)
 
     def _write_new(self, folder: Path, rows: pl.DataFrame) -> int:

@@ -11,7 +11,7 @@ import polars as pl
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.pipeline import enrich
-from enrich.redact import Redaction, redaction_for
+from enrich.redact import Redaction, redaction_from
 from ingest import telemetry
 from ingest.deadletter import DeadLetterStore
 from ingest.decode import decode
@@ -59,54 +59,88 @@ class Pipeline:
         self.sinks = tuple(sinks)
         self.dead_letter = dead_letter
         self.limits = limits
-        self.redaction: Redaction = redaction_for(config.redacted_headers, config.redaction_marker)
+        self.redaction: Redaction = redaction_from(config)
         self.projection = projection_for(sinks)
 
     def run(self, sources: Iterable[Source]) -> RunSummary:
-        """Process every source and return the counts."""
+        """Process every source and return the counts; a run whose counts do not balance is a bug."""
         summary = RunSummary()
         for source in sources:
             summary.sources += 1
             self.run_source(source, summary)
+        if not summary.balanced:
+            telemetry.accounting_error(summary)
         telemetry.run_finished(summary)
         return summary
 
     def run_source(self, source: Source, summary: RunSummary) -> None:
-        """Process one source into ``summary``."""
+        """Process one source into ``summary``; whatever goes wrong stays inside this source."""
         framer = Framer(source.name, max_records=self.limits.batch_records, max_bytes=self.limits.batch_bytes)
+        damage_rejected = False  # the record the damage cut short is already a truncated_input reject
         try:
             with source.open() as stream:
                 for batch in framer.batches(stream):
+                    damage_rejected |= any(r.kind == "truncated_input" for r in batch.rejected)
                     self.run_batch(batch, source.name, summary)
         except OSError as exc:
-            summary.unreadable.append(f"{source.name}: {exc}")
-            telemetry.source_warning(source.name, f"unreadable: {exc}")
+            summary.unreadable.append(f"{source.name}: {exc.strerror or type(exc).__name__}")
+            telemetry.source_warning(source.name, f"unreadable: {exc.strerror or type(exc).__name__}")
+            return
+        except Exception as exc:  # the failure boundary: the next source still runs
+            reason = telemetry.describe_failure(exc)  # names the error and where, never record content
+            summary.failed.append(f"{source.name}: {reason}")
+            telemetry.source_failed(source.name, reason)
             return
         if framer.error is not None:
-            summary.source_warnings.append(f"{source.name}: {framer.error}")
-            telemetry.source_warning(source.name, framer.error)
+            self._damaged(source.name, framer.error, summary, entry=not damage_rejected)
+
+    def _damaged(self, source: str, problem: str, summary: RunSummary, *, entry: bool) -> None:
+        """A source whose bytes break off: listed, and one dead-letter entry naming it and the offset.
+
+        When the damage cut a record short, that record's truncated_input rejection is the entry;
+        otherwise (the break fell between records) the entry is an empty one of its own, counted.
+        """
+        summary.damaged.append(f"{source}: {problem}")
+        telemetry.source_warning(source, problem)
+        if entry:
+            summary.records_in += 1
+            self._settle_rejected(
+                [RejectedRecord(source, "end of data", "damaged_input", problem, b"")], summary
+            )
 
     def run_batch(self, batch: FramedBatch, source: str, summary: RunSummary) -> None:
-        """Decode, enrich and deliver one batch; settle every record's outcome."""
-        summary.records_in += len(batch)
-        decoded = decode(batch, source=source, redaction=self.redaction, projection=self.projection)
-        rejected = batch.rejected + decoded.rejected
-        if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
-            raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
-        documents = enrich(decoded.frame.lazy(), self.config).collect()
-        retryable, sink_rejected, already = self._deliver(documents, source)
-        rejected += sink_rejected
+        """Decode, enrich and deliver one batch; settle every record's outcome exactly once.
+
+        The batch is counted only once it is settled; if anything fails before that, every record of
+        the batch is Retryable (sinks and the dead-letter store are idempotent, so a redelivery of
+        records that were in fact written converges on the same state).
+        """
         try:
-            self.dead_letter.put(rejected)
-        except OSError as exc:  # rejected but not stored: the source must deliver them again
-            telemetry.records_retryable(len(rejected), f"dead-letter write failed: {exc}")
-            retryable += len(rejected)
-            rejected = []
-        telemetry.records_rejected(rejected)
-        summary.add_rejected(rejected)
+            decoded = decode(batch, source=source, redaction=self.redaction, projection=self.projection)
+            if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
+                raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
+            documents = enrich(decoded.frame.lazy(), self.config).collect()
+            retryable, sink_rejected, already = self._deliver(documents, source)
+        except Exception:
+            summary.records_in += len(batch)
+            summary.retryable += len(batch)
+            raise
+        summary.records_in += len(batch)
         summary.retryable += retryable
         summary.already_present += already
         summary.delivered += documents.height - retryable - len(sink_rejected)
+        self._settle_rejected(batch.rejected + decoded.rejected + sink_rejected, summary)
+
+    def _settle_rejected(self, rejected: list[RejectedRecord], summary: RunSummary) -> None:
+        """Rejected once stored in the dead-letter store; Retryable when the store cannot take them."""
+        try:
+            self.dead_letter.put(rejected)
+        except OSError as exc:  # rejected but not stored: the source must deliver them again
+            telemetry.records_retryable(len(rejected), f"dead-letter write failed: {exc.strerror or exc}")
+            summary.retryable += len(rejected)
+            return
+        telemetry.records_rejected(rejected)
+        summary.add_rejected(rejected)
 
     def _deliver(self, documents: pl.DataFrame, source: str) -> tuple[int, list[RejectedRecord], int]:
         """Write to every sink; return (retryable rows, rows a sink rejected, rows already present).

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from functools import cache
+from pathlib import Path
 
 from aws_lambda_powertools import Logger
 
@@ -49,3 +51,31 @@ def source_warning(source: str, problem: str) -> None:
 def run_finished(summary: RunSummary) -> None:
     """The run's counts, once."""
     logger().info("run finished", extra=summary.as_dict())
+
+
+def describe_failure(exc: BaseException) -> str:
+    """An unexpected error as its type and the waflens line it came from: never its message.
+
+    Messages of parsers and data libraries can quote the data they choked on (request content).
+    """
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if "/ingest/" in f.filename or "/enrich/" in f.filename
+    ]
+    where = (
+        f" at {Path(frames[-1].filename).parent.name}/{Path(frames[-1].filename).name}:{frames[-1].lineno}"
+        if frames
+        else ""
+    )
+    return f"unexpected {type(exc).__name__}{where}; its records are retryable"
+
+
+def source_failed(source: str, reason: str) -> None:
+    """An unexpected error stopped one source; the run went on with the next."""
+    logger().error("source failed", extra={"source": source, "reason": reason})
+
+
+def accounting_error(summary: RunSummary) -> None:
+    """The counts do not balance: a bug in waflens, never a data problem."""
+    logger().error("run counts do not balance", extra=summary.as_dict())

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from enrich.config import EnrichConfig
-from enrich.redact import redaction_for
+from enrich.redact import redaction_from
 from ingest.deadletter import LocalDeadLetter
 from ingest.lake import ParquetLake
 from ingest.outcomes import RunSummary
@@ -33,12 +33,10 @@ def ingest(tmp_path: Path) -> Ingest:
         pipeline = Pipeline(
             config=config,
             sinks=[ParquetLake(tmp_path / "lake", compression=compression)],
-            dead_letter=LocalDeadLetter(
-                tmp_path / "dead", redaction_for(config.redacted_headers, config.redaction_marker)
-            ),
+            dead_letter=LocalDeadLetter(tmp_path / "dead", redaction_from(config)),
             limits=Limits(batch_records=batch_records),
         )
-        summary = pipeline.run(expand(paths))
+        summary = pipeline.run(expand(paths).sources)
         assert summary.balanced, summary.as_dict()
         return summary
 

@@ -43,26 +43,56 @@ def test_ingest_prints_the_summary_last_and_exits_zero(
     assert len(list((tmp_path / "lake" / "_dead_letter").glob("*.ndjson"))) == 1
 
 
-def test_a_sink_that_cannot_write_makes_records_retryable_and_the_exit_code_non_zero(
+def test_a_sink_that_fails_while_writing_makes_records_retryable_and_the_exit_code_non_zero(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    blocked = tmp_path / "lake"
-    blocked.write_text("a file where the lake folder should be")
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    for day in ("2021-01-11", "2021-01-12"):  # the days of the panther sample
+        (lake / f"event_date={day}").write_text("a file where a partition folder should be")
     code, summary, err = run(
-        [
-            "ingest",
-            str(sample("panther.ndjson")),
-            "--lake",
-            str(blocked),
-            "--dead-letter",
-            str(tmp_path / "dl"),
-        ],
+        ["ingest", str(sample("panther.ndjson")), "--lake", str(lake), "--dead-letter", str(tmp_path / "dl")],
         capsys,
     )
     assert code == 1
     assert summary is not None
-    assert (summary["retryable"], summary["delivered"]) == (6, 0)
+    assert (summary["records_in"], summary["retryable"], summary["delivered"]) == (6, 6, 0)
     assert "lake write failed" in err
+
+
+def test_a_corrupt_file_in_a_lake_partition_makes_that_batch_retryable_not_the_run_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake = tmp_path / "lake"
+    for day in ("2021-01-11", "2021-01-12"):  # the days of the panther sample
+        partition = lake / f"event_date={day}" / "account=unknown"
+        partition.mkdir(parents=True)
+        (partition / "part-0.parquet").write_bytes(b"PAR1 not really parquet PAR1")
+    argv = ["ingest", str(sample("panther.ndjson")), str(sample("elastic-integrations.ndjson"))]
+    code, summary, err = run([*argv, "--lake", str(lake)], capsys)
+    assert code == 1
+    assert summary is not None
+    assert summary["retryable"] == 6
+    assert summary["delivered"] == summary["records_in"] - 6
+    assert "cannot be read" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("option", ["--lake", "--dead-letter"])
+def test_a_target_folder_that_cannot_be_written_is_a_usage_error_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: str
+) -> None:
+    occupied = tmp_path / "occupied"
+    occupied.write_text("a file where a folder should be")
+    targets = {"--lake": str(tmp_path / "lake"), "--dead-letter": str(tmp_path / "dl"), option: str(occupied)}
+    argv = ["ingest", str(sample("panther.ndjson"))]
+    for name, value in targets.items():
+        argv += [name, value]
+    code, summary, err = run(argv, capsys)
+    assert (code, summary) == (2, None)
+    assert err.startswith(f"waflens: {option} {occupied}: cannot write there")
+    assert err.count("\n") == 1
+    assert not (tmp_path / "lake").exists() or not any((tmp_path / "lake").rglob("*.parquet"))
 
 
 @pytest.mark.parametrize(
