@@ -1,6 +1,7 @@
 """The per-record reference for ``waflens bench``: the same documents, built the way peer loaders work.
 
-One record at a time: ``orjson.loads``, redaction by walking the dict, enrichment with plain Python,
+One record at a time: ``orjson.loads``, redaction by the policy's own exact walk
+(``Redaction.redact_object`` of ``redaction_from(config)``, as the pipeline's), enrichment with plain Python,
 ``orjson.dumps``. It exists to measure the vectorized pipeline against, and a test holds it to producing
 the same documents (as JSON values) as the pipeline. Nothing in the product calls it.
 """
@@ -19,7 +20,7 @@ import orjson
 from enrich.config import ACCOUNT_TAG_KEYS, EnrichConfig
 from enrich.ownership import GROUP_TYPES
 from enrich.patterns import glob_regex
-from enrich.redact import redaction_for
+from enrich.redact import normalize_name, redaction_from
 from enrich.webacl import ACCOUNT_ID, CLASSIC_GUID, WEBACL_ARN
 
 _ARN: Final = re.compile(WEBACL_ARN)
@@ -48,8 +49,7 @@ class Reference:
     config: EnrichConfig
 
     def __post_init__(self) -> None:
-        self.redaction = redaction_for(self.config.redacted_headers, self.config.redaction_marker)
-        self.sensitive = frozenset(self.config.redacted_headers)
+        self.redaction = redaction_from(self.config)  # the pipeline's own, so the policy is the same
         self.accounts = {a.account_id: a for a in self.config.accounts}
         self.exact = {s.value: s for s in self.config.selectors if s.kind == "rule_group"}
         self.managed = {s.value: s for s in self.config.selectors if s.kind == "managed"}
@@ -98,7 +98,14 @@ class Reference:
             if request.get("host") is not None
             else self.header(headers, names, "host"),
             "header_names": list(dict.fromkeys(names)),
-            "redacted_headers": _unique([n for n in names if n in self.sensitive]),
+            "redacted_headers": _unique(
+                [
+                    normalized
+                    for h in headers
+                    if isinstance(h.get("name"), str)
+                    and (normalized := normalize_name(h["name"])) in self.redaction.sensitive
+                ]
+            ),
         }
 
     @staticmethod

@@ -7,9 +7,23 @@ is mostly references to shared, never-mutated pool objects serialized by orjson:
 millions of records cheap. What exists (accounts, web ACLs, rule groups, attacks) is in
 ``ingest.generate_catalog``.
 
-Secrets planted for redaction tests contain ``PLANTED_SECRET_PREFIX`` and appear only as values of
-sensitive headers (authorization, cookie, x-api-key, proxy-authorization) in ``httpRequest.headers``
-and ``requestHeadersInserted``, and as the value of the rate-based ``customValues`` entry for x-api-key.
+Secrets planted for redaction tests start with ``PLANTED_SECRET_PREFIX`` and appear only where the
+redaction policy (enrich/redact.py) replaces them:
+
+* values of sensitive headers (authorization, proxy-authorization, cookie, x-api-key, x-auth-token,
+  x-csrf-token, x-xsrf-token, x-amz-security-token) in ``httpRequest.headers``, about 30% of records,
+  in several spellings; rarely (about 0.1% each) the name padded with spaces, tabs or NUL, or written
+  with JSON escapes (``"\\u0041uthorization"``, the serialized bytes rewritten: orjson never escapes);
+* values of ``requestHeadersInserted`` entries named ``x-amzn-waf-<sensitive>``, prefix sometimes doubled;
+* values of sensitive query arguments (access_token, api_key, X-Amz-Signature, password, ...) in
+  ``httpRequest.args`` (a few percent of records), a ``;jsessionid=`` matrix parameter in ``uri``, and
+  in URLs: a Referer's query string, a user-info password in a Referer or an absolute-form ``uri``;
+* ``matchedData`` tokens of SQLi/XSS matches on a cookie, a header (named sensitive or unnamed) or a
+  sensitive query argument, in every match-details list (a few percent of records);
+* rate-based ``customValues`` keyed on a cookie (``COOKIE``, sometimes ``cookie``/``Cookie``), the
+  x-api-key header, the api_key argument or a query string holding ``api_key=``.
+
+``cut_inside_secret`` and ``write_cut_off`` make records cut off inside a secret value, for tests only.
 """
 
 from __future__ import annotations
@@ -17,6 +31,8 @@ from __future__ import annotations
 import base64
 import gzip
 import random
+import re
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,13 +44,16 @@ from ingest import generate_catalog as cat
 from ingest import generate_plans as plans
 from ingest.generate_catalog import Json
 
-PLANTED_SECRET_PREFIX: Final = "wlsecret-"
+PLANTED_SECRET_PREFIX: Final = cat.PLANTED_SECRET_PREFIX
+_SLOT: Final = cat.SECRET.encode()  # where the catalog's shared strings take this record's secret
+_SLOT_END: Final = _SLOT[-1:]  # one byte: memchr, about six times faster than searching for _SLOT
 
 _BLOCK: Final = 64  # records per time block, like one S3 object's few minutes
 _BACKWARDS: Final = 0.36  # a record steps back with p, so adjacent pairs go back with ~p - p²/2 ≈ 30%
 _MARGIN_MS: Final = 600_000  # keeps every block and its jitter inside the three days
 _CLASSIC: Final = 0.005
 _SECRETS: Final = 0.30
+_COOKIE_KEYS: Final = ("COOKIE",) * 6 + ("cookie", "Cookie")  # WAF writes COOKIE; log transforms rewrite it
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH"})
 _MASK40: Final = (1 << 40) - 1
 RequestId = Callable[[random.Random, int, int], str]
@@ -45,6 +64,39 @@ def iter_records(count: int, *, seed: int = 0) -> Iterator[bytes]:
     generator = _Generator(seed)
     for i in range(count):
         yield generator.record(i)
+
+
+def cut_inside_secret(record: bytes, *, occurrence: int = -1, keep: int = 12) -> bytes:
+    """``record`` cut ``keep`` characters into the random part of one planted secret (the last by default).
+
+    What a truncated object leaves when it ends inside a secret value, before the closing quote.
+    """
+    ends = [m.end() for m in re.finditer(re.escape(PLANTED_SECRET_PREFIX.encode()), record)]
+    if not ends:
+        raise ValueError("the record carries no planted secret")
+    return record[: ends[occurrence] + keep]
+
+
+def write_cut_off(path: Path, count: int, *, seed: int = 0) -> int:
+    """``count - 1`` records, then one cut inside its last planted secret, with no newline after it.
+
+    The cut record is the first from index ``count - 1`` on that carries a secret. For a ``.gz`` path the
+    gzip stream itself stops there: flushed, but with no final block and no trailer, as when an upload or
+    a copy is interrupted. Returns the number of complete records.
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+    generator = _Generator(seed)
+    complete = [generator.record(i) for i in range(count - 1)]
+    last, i = generator.record(count - 1), count
+    while PLANTED_SECRET_PREFIX.encode() not in last:
+        last, i = generator.record(i), i + 1
+    body = b"".join(r + b"\n" for r in complete) + cut_inside_secret(last)
+    if path.name.endswith(".gz"):
+        deflate = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip header
+        body = deflate.compress(body) + deflate.flush(zlib.Z_SYNC_FLUSH)
+    path.write_bytes(body)
+    return len(complete)
 
 
 def write_logs(path: Path, count: int, *, seed: int = 0) -> int:
@@ -288,6 +340,14 @@ def _radical_inverse(n: int) -> float:
     return inverse / denominator
 
 
+def _escape_name(data: bytes, header: Json, whole: bool) -> bytes:
+    """``data`` with ``header``'s name written in JSON escapes: ``\\u0061\\u0075…`` or ``\\u0041uth…``."""
+    name = str(header["name"])
+    escaped = "".join(f"\\u{ord(c):04x}" for c in name) if whole else f"\\u{ord(name[0]):04X}{name[1:]}"
+    plain = orjson.dumps(header)
+    return data.replace(plain, plain.replace(orjson.dumps(name), f'"{escaped}"'.encode(), 1), 1)
+
+
 def _replace_user_agent(headers: list[Json], user_agent: str) -> None:
     for k, header in enumerate(headers):
         if str(header["name"]).lower() == "user-agent":
@@ -331,15 +391,17 @@ class _Generator:
         rng = self._rng
         ts, uniq = self._tick(i), _scramble(i)
         if rng.random() < _CLASSIC:
-            return orjson.dumps(self._classic_record(ts, uniq))
+            return self._fill(orjson.dumps(self._classic_record(ts, uniq)))
         acl = self._acls[rng.getrandbits(10)]
         site = acl.sites[rng.getrandbits(6)]
         out = acl.outcomes[rng.getrandbits(12)]
         client = self._client(out.attack.clients)
         profile, headers, request, size = self._request(site, out.attack, client, ts, uniq)
-        rates = [] if out.rate is None else [self._rate(acl, out.rate, client, headers)]
+        rates = [] if out.rate is None else [self._rate(acl, out.rate, client, request, headers)]
         non_terminating = self._solved(ts) if out.token == "nt_captcha" else out.non_terminating
-        inserted = self._plant(headers, out.inserted) if rng.random() < _SECRETS else out.inserted
+        inserted, escape = (
+            self._plant(headers, out.inserted) if rng.random() < _SECRETS else (out.inserted, None)
+        )
         rec: Json = {
             "timestamp": ts,
             "formatVersion": 1,
@@ -363,7 +425,12 @@ class _Generator:
         if size and rng.random() < 0.7:
             rec["requestBodySize"] = size
             rec["requestBodySizeInspectedByWAF"] = min(size, site.body_limit)
-        return orjson.dumps(rec)
+        data = self._fill(orjson.dumps(rec))
+        return data if escape is None else _escape_name(data, *escape)
+
+    def _fill(self, data: bytes) -> bytes:
+        """The record with this record's secret wherever a shared catalog string reserved one."""
+        return data.replace(_SLOT, self._secret().encode()) if _SLOT_END in data else data
 
     def _labels_and_token(
         self, rec: Json, acl: _Acl, out: plans.Outcome, client: _Client, profile: int
@@ -437,27 +504,55 @@ class _Generator:
             headers[template.cf_id] = {"name": headers[template.cf_id]["name"], "value": cf_id}
         return headers
 
-    def _plant(self, headers: list[Json], inserted: list[Json] | None) -> list[Json] | None:
-        """Plant a secret in a sensitive header (or an inserted one); returns ``requestHeadersInserted``."""
+    def _plant(
+        self, headers: list[Json], inserted: list[Json] | None
+    ) -> tuple[list[Json] | None, tuple[Json, bool] | None]:
+        """Plant a secret in a sensitive header (or an inserted one).
+
+        Returns ``requestHeadersInserted`` and, rarely, the planted header whose name the serialized
+        record must spell with JSON escapes (whole name or first letter).
+        """
         rng = self._rng
         kind = self._secret_kinds[rng.getrandbits(6)]
         if kind == "inserted":
-            return [*(inserted or []), {"name": "x-api-key", "value": self._secret()}]
+            header: Json = {"name": cat.INSERTED_SECRET_NAMES[rng.getrandbits(2)], "value": self._secret()}
+            return [*(inserted or []), header], self._escape(header)
+        escape = None
         for part in ("bearer", "cookie") if kind == "pair" else (kind,):
             names, value = cat.SECRET_HEADERS[part]
             name, at = names[rng.getrandbits(2) % len(names)], min(len(headers), 1 + rng.getrandbits(3))
-            headers.insert(at, {"name": name, "value": value.format(self._secret())})
+            header = {"name": name, "value": value.format(self._secret())}
+            if part not in cat.URL_SECRET_KINDS:
+                header = self._odd_name(header)
+                escape = self._escape(header) or escape
+            headers.insert(at, header)
             if part == "cookie" and rng.getrandbits(2) == 0:  # a second cookie header: duplicates are legal
                 headers.insert(
                     at + 1, {"name": name, "value": f"_ga=GA1.1.{rng.getrandbits(30)}.{rng.getrandbits(31)}"}
                 )
-        return inserted
+        return inserted, escape
+
+    def _odd_name(self, header: Json) -> Json:
+        """Rarely (1 in 256) the header with its name padded with spaces, tabs or NUL."""
+        if self._rng.getrandbits(8):
+            return header
+        before, after = cat.NAME_PADDINGS[self._rng.getrandbits(3)]
+        return {"name": f"{before}{header['name']}{after}", "value": header["value"]}
+
+    def _escape(self, header: Json) -> tuple[Json, bool] | None:
+        """Rarely (1 in 256) the header to write with an escaped name, and whether the whole name is."""
+        bits = self._rng.getrandbits(9)
+        return (header, bool(bits & 1)) if bits >> 1 == 0 and str(header["name"]).isascii() else None
 
     def _secret(self) -> str:
-        return f"{PLANTED_SECRET_PREFIX}{self._rng.getrandbits(96):024x}"
+        # base64url, like real tokens: 8-character pieces of it are unlikely to occur in ids or hashes
+        random_part = base64.urlsafe_b64encode(self._rng.getrandbits(144).to_bytes(18, "big")).decode()
+        return PLANTED_SECRET_PREFIX + random_part
 
-    def _rate(self, acl: _Acl, rate: cat.RateRule, client: _Client, headers: list[Json]) -> Json:
-        """The rateBasedRuleList entry; a custom key's header is added to the request it came from."""
+    def _rate(
+        self, acl: _Acl, rate: cat.RateRule, client: _Client, request: Json, headers: list[Json]
+    ) -> Json:
+        """The rateBasedRuleList entry; what a custom key aggregates on is added to the request."""
         entry: Json = {
             "rateBasedRuleId": acl.rate_ids[rate.name][":" in client.ip],
             "rateBasedRuleName": rate.name,
@@ -465,10 +560,8 @@ class _Generator:
             "maxRateAllowed": rate.max_rate,
             "evaluationWindowSec": rate.window,
         }
-        if rate.header:
-            value = self._secret() if rate.header == "x-api-key" else cat.TENANTS[self._rng.getrandbits(2)]
-            headers.append({"name": rate.header, "value": value})
-            entry["customValues"] = [{"key": "HEADER", "name": rate.header, "value": value}]
+        if rate.keys:
+            entry["customValues"] = [self._custom_value(key, request, headers) for key in rate.keys]
             return entry
         if rate.limit_key == "FORWARDED_IP" and all(
             str(h["name"]).lower() != "x-forwarded-for" for h in headers
@@ -476,6 +569,21 @@ class _Generator:
             headers.append({"name": "X-Forwarded-For", "value": client.ip})
         entry["limitValue"] = client.ip
         return entry
+
+    def _custom_value(self, key: cat.CustomKey, request: Json, headers: list[Json]) -> Json:
+        """One ``customValues`` entry; the header, cookie or query string it came from joins the request."""
+        value = self._secret() if key.secret else cat.TENANTS[self._rng.getrandbits(2)]
+        if key.kind == "HEADER":
+            headers.append({"name": key.name, "value": value})
+            return {"key": key.kind, "name": key.name, "value": value}
+        if key.kind == "COOKIE":
+            headers.append({"name": "cookie", "value": f"{key.name}={value}; theme=dark"})
+            return {"key": _COOKIE_KEYS[self._rng.getrandbits(3)], "name": key.name, "value": value}
+        if key.kind == "QUERY_ARGUMENT":
+            request["args"] = f"{key.name}={value}&limit=50"
+            return {"key": key.kind, "name": key.name, "value": value}
+        request["args"] = f"api_key={value}&format=json"  # QUERY_STRING: the whole query string
+        return {"key": key.kind, "value": request["args"]}
 
     def _solved(self, ts: int) -> list[Json]:
         """A CAPTCHA rule that matched a request with a valid token: logged, not terminating."""

@@ -15,6 +15,10 @@ from typing import Final
 
 Json = dict[str, object]
 
+PLANTED_SECRET_PREFIX: Final = "wlsecret-"
+# Where a table below plants a secret: the generator gives each record that carries it a fresh one.
+# DEL ends it because nothing else generated contains one, so a single-byte search finds the slots.
+SECRET: Final = PLANTED_SECRET_PREFIX + "\x7f"
 START_MS: Final = 1_767_571_200_000  # 2026-01-05T00:00:00Z
 SPAN_MS: Final = 3 * 86_400_000
 
@@ -41,7 +45,7 @@ class Route:
     method: str
     uri: str
     args: tuple[str, ...] = ("",)
-    weight: int = 1
+    weight: float = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ class Detail:
     location: str
     tokens: tuple[str, ...]
     sensitivity: str | None = None
+    field: str | None = None  # matchedFieldName: the single header, cookie or argument inspected
 
     def as_json(self) -> Json:
         """The ``MatchDetail`` object, keys in the order real records have them."""
@@ -62,6 +67,8 @@ class Detail:
         }
         if self.sensitivity is not None:
             out["sensitivityLevel"] = self.sensitivity
+        if self.field is not None:
+            out["matchedFieldName"] = self.field
         return out
 
 
@@ -102,8 +109,9 @@ class Group:
     label_ns: str = ""
     config: tuple[tuple[str, str], ...] | None = None
     count_rule: Rule | None = None  # a rule action override: logged as COUNT with overriddenAction BLOCK
-    excluded: str | None = None  # a legacy EXCLUDED_AS_COUNT exclusion
+    excluded: Rule | None = None  # a legacy EXCLUDED_AS_COUNT exclusion
     can_count: bool = False  # the web ACL sometimes overrides the whole group to COUNT
+    inner_details: bool = False  # its terminatingRule logs ruleMatchDetails too (usually null)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +128,15 @@ class Resource:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomKey:
+    """One custom aggregation key of a rate-based rule, logged as a ``customValues`` entry."""
+
+    kind: str  # HEADER | COOKIE | QUERY_ARGUMENT | QUERY_STRING
+    name: str = ""  # the header, cookie or argument (none for QUERY_STRING)
+    secret: bool = True  # the value is a credential (a planted secret), not a tenant name
+
+
+@dataclass(frozen=True, slots=True)
 class RateRule:
     """A rate-based rule; ``window`` is the string "120" where the docs' type drift is reproduced."""
 
@@ -127,7 +144,7 @@ class RateRule:
     limit_key: str
     max_rate: int
     window: int | str
-    header: str = ""  # CUSTOMKEYS: the header the rule aggregates on
+    keys: tuple[CustomKey, ...] = ()  # CUSTOMKEYS: what the rule aggregates on
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +246,12 @@ _TERMS: Final = ("laptop", "running+shoes", "caf%C3%A9+au+lait", "usb-c+hub", "g
 _SEARCH: Final = (*(f"q={t}" for t in _TERMS), *(f"q={t}&page={p}" for t in _TERMS[:3] for p in (2, 3)))
 _OAUTH: Final = "response_type=code&client_id=6cs8r1dk25imd1l655mo565dav&redirect_uri=https%3A%2F%2Fapp.ex"
 _GET, _POST = "GET", "POST"
+_S: Final = SECRET
+# A presigned S3 link: the credential, the session token and the signature are all secret.
+_PRESIGNED: Final = (f"X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={_S}%2F20260105%2Fus-east-1%2Fs3%2F"
+                     f"aws4_request&X-Amz-Date=20260105T120000Z&X-Amz-Expires=300&X-Amz-Security-Token={_S}"
+                     f"&X-Amz-SignedHeaders=host&X-Amz-Signature={_S}")
+# Credentials in query strings (a few percent of requests: legacy clients, presigned links, Java sessions).
 SITES: Final[dict[str, tuple[Route, ...]]] = {
     "shop": (
         Route(_GET, "/", weight=10), Route(_GET, "/favicon.ico", weight=4), Route(_GET, "/cart", weight=3),
@@ -237,31 +260,46 @@ SITES: Final[dict[str, tuple[Route, ...]]] = {
         Route(_GET, "/products/{id}", ("", "ref=home", "utm_source=newsletter&utm_medium=email"), 8),
         Route(_POST, "/checkout", weight=2), Route(_GET, "/account/orders", ("", "page=2"), 2),
         Route(_GET, "/robots.txt"), Route(_POST, "/login"),
+        Route(_GET, "/account/orders", (f"access_token={_S}", f"page=2&access_token={_S}"), 0.5),
+        Route(_GET, f"/cart;jsessionid={_S}", weight=0.5),
+        Route(_GET, "/exports/orders.csv", (_PRESIGNED,), 0.5),
     ),
     "payments_api": (
         Route(_POST, "/v1/payments", weight=6), Route(_GET, "/v1/payments/{id}", ("", "expand=customer"), 8),
         Route(_POST, "/v1/payments/{id}/capture", weight=2), Route(_POST, "/v1/refunds"),
         Route(_GET, "/v1/health", weight=3), Route(_POST, "/v1/auth/login"),
+        Route(_GET, "/v1/payments/{id}", (f"api_key={_S}", f"expand=customer;api_key={_S}", f"API_KEY={_S}"),
+              0.6),
     ),
     "search": (
         Route(_GET, "/", weight=3), Route(_GET, "/search", _SEARCH, 10), Route(_GET, "/s.js", weight=2),
         Route(_GET, "/suggest", ("q=lap", "q=caf%C3%A9", "q=usb"), 5),
+        Route(_GET, "/search", (f"q=laptop&sig={_S}", f"Signature={_S}&q=usb-c+hub"), 0.5),
     ),
     "search_api": (
         Route(_GET, "/v2/search", _SEARCH, 10), Route(_GET, "/v2/items/{id}", weight=5), Route(_GET, "/ping"),
+        Route(_GET, "/v2/search", (f"apikey={_S}&q=laptop", f"q=gift+card&api-key={_S}"), 0.5),
     ),
     "graphql": (Route(_POST, "/graphql"),),
     "cognito": (
         Route(_POST, "/", weight=10), Route(_POST, "/oauth2/token", weight=3),
         Route(_GET, "/oauth2/authorize", (_OAUTH,), 2), Route(_GET, "/.well-known/openid-configuration"),
+        Route(_GET, "/oauth2/userInfo", (f"access_token={_S}", f"id_token={_S}"), 0.3),
+        Route(_POST, "/oauth2/token", (f"grant_type=refresh_token&refresh_token={_S}&client_secret={_S}",),
+              0.3),
     ),
     "identity_api": (
         Route(_POST, "/v1/sessions", weight=4), Route(_GET, "/v1/users/{id}", weight=3),
         Route(_POST, "/v1/password-reset"),
+        Route(_GET, "/v1/login", (f"user=alice&password={_S}", f"user=bob&pwd={_S}",
+                                  f"passwd={_S}&user=carol"), 0.15),
+        Route(_GET, "/v1/sessions", (f"token={_S}", f"SessionId={_S}"), 0.15),
     ),
     "apprunner": (
         Route(_GET, "/", weight=3), Route(_GET, "/api/v1/status", weight=4), Route(_POST, "/api/v1/jobs"),
-        Route(_GET, "/api/v1/jobs/{id}", weight=3),
+        Route(_GET, "/api/v1/jobs/{id}", weight=3), Route(_GET, "/index.php", (f"PHPSESSID={_S}",), 0.1),
+        Route(_GET, "/api/v1/jobs/{id}", (f"auth_token={_S}",), 0.1),
+        Route(_GET, "/api/v1/status", (f"secret={_S}",), 0.1),
     ),
 }
 
@@ -273,6 +311,28 @@ ATTACKS: Final[dict[str, tuple[Attack, ...]]] = {
                details=(Detail(_SQLI, _ALL_ARGS, ("1'", "OR", "'1'='1"), "HIGH"),)),
         Attack(_GET, "/search", "o=10 AND 1=1", "curl",
                details=(Detail(_SQLI, _ALL_ARGS, ("10", "AND", "1"), "LOW"),)),
+        Attack(_GET, "/v1/payments", f"api_key={_S}%27%20OR%20%271%27%3D%271", "sqlmap",
+               details=(Detail(_SQLI, _ALL_ARGS, (f"{_S}'", "OR", "'1'='1"), "HIGH", "api_key"),)),
+    ),
+    "sqli_arg_token": (Attack(_GET, "/search", f"q=laptop&apikey={_S}%22%20OR%20%22%22%3D%22", "python",
+                              details=(Detail(_SQLI, "SINGLE_QUERY_ARG", (f'{_S}"', "OR", '""="'), "LOW",
+                                              "apikey"),)),),
+    "sqli_cookie": (Attack(_GET, "/account/orders", "", "sqlmap",
+                           header=("Cookie", f"session={_S}'%20OR%201=1--; theme=dark"),
+                           details=(Detail(_SQLI, "COOKIE", (f"{_S}'", "OR", "1=1--"), "HIGH",
+                                           "session"),)),),
+    "sqli_header": (
+        Attack(profile="sqlmap", header=("Authorization", f"Bearer {_S}' OR 1=1--"),
+               details=(Detail(_SQLI, "HEADER", (f"{_S}'", "OR", "1=1--"), "HIGH", "authorization"),)),
+        Attack(profile="sqlmap", header=("X-Api-Key", f"{_S}' AND SLEEP(5)--"),  # all headers: no field name
+               details=(Detail(_SQLI, "HEADER", (f"{_S}'", "AND", "SLEEP(5)--"), "LOW"),)),
+    ),
+    # False positives on session cookies, the reason teams override a cookie rule to COUNT.
+    "xss_cookie": (
+        Attack(clients="normal", header=("cookie", f"session={_S}%3Cimg%20src%3Dx%3E; theme=dark"),
+               details=(Detail("XSS", "COOKIE", (f"{_S}<img", "src=x>"), field="session"),)),
+        Attack(clients="normal", header=("cookie", f"remember_token={_S}%22%3E%3Csvg%3E"),
+               details=(Detail("XSS", "COOKIE", (f'{_S}">', "<svg>")),)),
     ),
     "sqli_body": (Attack(_POST, "/login.php", "", "python", body=74,
                          details=(Detail(_SQLI, "BODY", ("email", "=", "=''or", "email.com"), "LOW"),)),),
@@ -311,7 +371,9 @@ GROUPS: Final[dict[str, Group]] = {
                                          Rule("deny-graphql-introspection", "BLOCK", "introspection"))),
     "sec-baseline-blocklist": Group(None, (Rule("block-known-scanners", "BLOCK", "scanner", ("scanner",)),
                                            Rule("block-threat-intel-ips", "BLOCK", "badip",
-                                                ("threat-intel",)))),
+                                                ("threat-intel",)),
+                                           Rule("block-sqli-in-credentials", "BLOCK", "sqli_header",
+                                                ("sqli-credentials",))), inner_details=True),
     "common": Group("AWS#AWSManagedRulesCommonRuleSet", (
         Rule("CrossSiteScripting_QUERYARGUMENTS", "BLOCK", "xss_args",
              ("CrossSiteScripting_QueryArguments",)),
@@ -320,11 +382,14 @@ GROUPS: Final[dict[str, Group]] = {
         Rule("EC2MetaDataSSRF_QUERYARGUMENTS", "BLOCK", "ssrf", ("EC2MetaDataSSRF_QueryArguments",)),
         Rule("NoUserAgent_HEADER", "BLOCK", "no_ua", ("NoUserAgent_Header",)),
         Rule("SizeRestrictions_BODY", "BLOCK", "big_body", ("SizeRestrictions_Body",))),
-        _M + "core-rule-set", excluded="SizeRestrictions_BODY"),
+        _M + "core-rule-set", excluded=Rule("SizeRestrictions_BODY", "BLOCK", "big_body"),
+        count_rule=Rule("CrossSiteScripting_COOKIE", "COUNT", "xss_cookie", ("CrossSiteScripting_Cookie",))),
     "sqli": Group("AWS#AWSManagedRulesSQLiRuleSet", (
         Rule("SQLi_QUERYARGUMENTS", "BLOCK", "sqli_args", ("SQLi_QueryArguments",)),
         Rule("SQLi_BODY", "BLOCK", "sqli_body", ("SQLi_Body",)),
-        Rule("SQLi_URIPATH", "BLOCK", "sqli_uri", ("SQLi_URIPath",))), _M + "sql-database", can_count=True),
+        Rule("SQLi_URIPATH", "BLOCK", "sqli_uri", ("SQLi_URIPath",)),
+        Rule("SQLi_COOKIE", "BLOCK", "sqli_cookie", ("SQLi_Cookie",))), _M + "sql-database", can_count=True,
+        excluded=Rule("SQLiExtendedPatterns_QUERYARGUMENTS", "BLOCK", "sqli_arg_token")),
     "knownbad": Group("AWS#AWSManagedRulesKnownBadInputsRuleSet", (
         Rule("Log4JRCE_HEADER", "BLOCK", "log4j", ("Log4JRCE_Header",)),
         Rule("ExploitablePaths_URIPATH", "BLOCK", "exploitable", ("ExploitablePaths_URIPath",))),
@@ -348,11 +413,18 @@ GROUPS: Final[dict[str, Group]] = {
                            ("UrisExemptFromChallenge", _EXEMPT), ("UsageOfChallengeAction", "ENABLED"))),
     "shield": Group(None, (Rule("ShieldMitigationRule_US_EAST_1_7f3c2a", "BLOCK", "flood"),)),
 }
+_TENANT: Final = CustomKey("HEADER", "x-tenant", secret=False)
 RATE_RULES: Final[dict[str, RateRule]] = {
     "rate-limit-per-ip":  RateRule("rate-limit-per-ip", "IP", 2000, 300),
     "login-rate-limit":   RateRule("login-rate-limit", "FORWARDED_IP", 100, "120"),
-    "tenant-rate-limit":  RateRule("tenant-rate-limit", "CUSTOMKEYS", 1000, 300, "x-tenant"),
-    "api-key-rate-limit": RateRule("api-key-rate-limit", "CUSTOMKEYS", 500, 300, "x-api-key"),
+    "tenant-rate-limit":  RateRule("tenant-rate-limit", "CUSTOMKEYS", 1000, 300, (_TENANT,)),
+    "api-key-rate-limit": RateRule("api-key-rate-limit", "CUSTOMKEYS", 500, 300,
+                                   (CustomKey("HEADER", "x-api-key"),)),
+    "session-rate-limit": RateRule("session-rate-limit", "CUSTOMKEYS", 300, 60,
+                                   (CustomKey("COOKIE", "session"),)),
+    "token-rate-limit":   RateRule("token-rate-limit", "CUSTOMKEYS", 600, 300,
+                                   (CustomKey("QUERY_ARGUMENT", "api_key"), _TENANT)),
+    "query-rate-limit":   RateRule("query-rate-limit", "CUSTOMKEYS", 200, 120, (CustomKey("QUERY_STRING"),)),
 }
 
 
@@ -378,12 +450,12 @@ WEB_ACLS: Final = (
            ("rate-limit-per-ip", "login-rate-limit", "api-key-rate-limit"), 18),
     WebAcl("222222222222", "search-web_prod", "us-east-1", (_GUARD, "common", "botcontrol", "antiddos"),
            (Resource("CF", "E3DTJP8YLL6OBQ", "search.example.com", "search", "web"),),
-           weight=14, geo_labels=True),
+           ("rate-limit-per-ip", "session-rate-limit"), 14, geo_labels=True),
     WebAcl("222222222222", "search-api_prod", "us-west-2", (_GUARD, "common", "sqli", "antiddos", _SEC),
            (Resource("ALB", "222222222222-app/search-api/768dd9170f08bb0d", "api.search.example.com",
                      "search_api", "api", 2),
             Resource("APPSYNC", _APPSYNC, _APPSYNC_HOST, "graphql", "api")),
-           ("rate-limit-per-ip", "tenant-rate-limit"), 12),
+           ("rate-limit-per-ip", "tenant-rate-limit", "token-rate-limit"), 12),
     WebAcl("333333333333", "identity-auth_prod", "eu-west-1",
            ("iprep", "common", "knownbad", "botcontrol", _SEC),
            (Resource("COGNITOIDP", "eu-west-1_IQkt90lKW", "auth.identity.example.com", "cognito", "cognito",
@@ -398,11 +470,12 @@ WEB_ACLS: Final = (
            (Resource("APPRUNNER", "8fe1e10304f84fd2b0df550fe98a71fa", _RUNNER_HOST, "apprunner", "api", 2),
             Resource("ALB", "444444444444-app/platform-ingress/3c1f9a7e5b2d4c60", "apps.platform.example.com",
                      "apprunner", "api")),
-           ("rate-limit-per-ip", "api-key-rate-limit"), 8),
+           ("rate-limit-per-ip", "api-key-rate-limit", "query-rate-limit"), 8),
     WebAcl("555555555555", "legacy-site_main", "us-west-2", ("common",),
            (Resource("ALB", "555555555555-app/legacy-web/0f1e2d3c4b5a6978", "legacy.example.org", "shop",
                      "web", 2),
-            _apigw("555555555555", "q1w2e3r4t5", "v1", "us-west-2", "payments_api")), weight=6),
+            _apigw("555555555555", "q1w2e3r4t5", "v1", "us-west-2", "payments_api")),
+           ("rate-limit-per-ip", "session-rate-limit"), 6),
 )
 # WAF Classic: a bare GUID web ACL, no match details, a null requestId (waf-log-format.md §2).
 CLASSIC_ACLS: Final = ("2668f4a5-da32-4d63-bea8-1ed02607da4f", "7d1c0b9e-3f4a-4e2b-9c8d-5a6b7c8d9e0f")
@@ -427,18 +500,33 @@ BODY_SIZES: Final = ((74, 8), (187, 12), (358, 10), (512, 8), (1024, 6), (1678, 
                      (12_000, 1))
 # Planted secrets: header spellings and value format per kind ("{}" is the secret), and kind weights.
 SECRET_HEADERS: Final[dict[str, tuple[tuple[str, ...], str]]] = {
-    "bearer": (("Authorization", "authorization", "AUTHORIZATION"), "Bearer {}"),
-    "cookie": (("Cookie", "cookie"), "session={}; theme=dark"),
-    "apikey": (("X-Api-Key", "x-api-key"), "{}"),
-    "proxy":  (("Proxy-Authorization", "proxy-authorization"), "Basic {}"),
+    "bearer":   (("Authorization", "authorization", "AUTHORIZATION"), "Bearer {}"),
+    "cookie":   (("Cookie", "cookie"), "session={}; theme=dark"),
+    "apikey":   (("X-Api-Key", "x-api-key"), "{}"),
+    "proxy":    (("Proxy-Authorization", "proxy-authorization"), "Basic {}"),
+    "token":    (("X-Auth-Token", "x-auth-token"), "{}"),
+    "csrf":     (("X-CSRF-Token", "x-xsrf-token", "X-XSRF-TOKEN"), "{}"),
+    "sts":      (("X-Amz-Security-Token", "x-amz-security-token"), "IQoJb3JpZ2luX2VjE{}"),
+    # a URL as the Referer: a token in its query string, a password in its user-info
+    "referer":  (("Referer", "referer"), "https://app.example.net/callback?state=af0ifjsldkj&access_token={}"),
+    "userinfo": (("Referer",), "https://deploy:{}@ci.example.net/job/42/"),
 }
-SECRET_KINDS: Final = (("bearer", 26), ("cookie", 18), ("apikey", 12), ("proxy", 4), ("inserted", 2),
-                       ("pair", 2))
+URL_SECRET_KINDS: Final = frozenset({"referer", "userinfo"})  # the header's name is not what is secret
+SECRET_KINDS: Final = (("bearer", 22), ("cookie", 16), ("apikey", 10), ("proxy", 3), ("token", 3),
+                       ("csrf", 2), ("sts", 1), ("referer", 2), ("userinfo", 1), ("inserted", 3), ("pair", 1))
+# Headers inserted by custom request handling, logged with WAF's prefix; doubled when the configured
+# name already carried it.
+INSERTED_SECRET_NAMES: Final = ("x-amzn-waf-authorization", "x-amzn-waf-x-api-key", "x-amzn-waf-x-auth-token",
+                                "x-amzn-waf-x-amzn-waf-authorization")
+# Names as clients and proxies mangle them (rare): padded with spaces, tabs or NUL.
+NAME_PADDINGS: Final = ((" ", ""), ("", " "), ("\t", ""), ("", "\t"), ("\x00", ""), ("", "\x00"),
+                        (" ", "\x00"), ("\t", " "))
 # Attackers choose header names, paths and agents: dots, "$", spaces, unicode, 300 characters, JSON.
 ODD_HEADER_NAMES: Final = ("x.forwarded.host", "$where", "X Custom Header", "x-ünïcødé-ключ-名前",
                            "x-" + "a" * 298, 'x-"quoted"', "x-back\\slash")
 ODD_URIS: Final = ('/api/}{"injected":true}', '/search/\\"quoted\\"', "/files/..\\..\\windows\\win.ini",
-                   "/download/report.pdf%00.jpg", "/café/naïve/日本語/😀", "/%E2%80%AE/gpj.exe")
+                   "/download/report.pdf%00.jpg", "/café/naïve/日本語/😀", "/%E2%80%AE/gpj.exe",
+                   f"http://deploy:{_S}@10.0.12.7:8080/manager/html")  # an absolute-form (proxy) request
 ODD_ARGS: Final = ("q=" + "A" * 4096, "filter=" + "%27%20OR%201%3D1--" * 240, 'x=}{&y=\\"&z=%00')
 ODD_USER_AGENTS: Final = ('Mozilla/5.0 "quoted" (compatible; {"name":"authorization","value":"x"})',
                           'curl/8.5.0 \\"escaped\\" \\\\', '}{"timestamp":0,"action":"ALLOW"}',

@@ -117,11 +117,23 @@ def _group_outcomes(refs: list[_Ref], idle: list[Json]) -> Weighted:
             base = Outcome(
                 rule.action, ref.rule_name, ref.rule_type, [*idle[:k], term], labels=ref.labels(rule)
             )
-            out += _variants(
+            variants = _variants(
                 weight, rule.attack, replace(base, token=token, response_code=code, inserted=inserted)
             )
+            if ref.group.inner_details:  # the group's terminatingRule carries the match details too
+                variants = [
+                    (w, replace(o, groups=[*idle[:k], _with_details(term, o.details)])) for w, o in variants
+                ]
+            out += variants
         out += _override_outcomes(k, ref, idle)
     return out
+
+
+def _with_details(term: Json, details: list[Json]) -> Json:
+    """A ruleGroupList entry whose terminatingRule logs ``details`` (null when there are none)."""
+    rule = term["terminatingRule"]
+    assert isinstance(rule, dict)
+    return {**term, "terminatingRule": {**rule, "ruleMatchDetails": details or None}}
 
 
 def _override_outcomes(k: int, ref: _Ref, idle: list[Json]) -> Weighted:
@@ -145,19 +157,29 @@ def _override_outcomes(k: int, ref: _Ref, idle: list[Json]) -> Weighted:
                     replace(allowed(term, nt, ref.labels(rule)), attack=a),
                 )
             )
-    if group.count_rule is not None:  # one rule's action overridden to COUNT
-        rule = group.count_rule
-        nt = [
-            {"ruleId": rule.rule_id, "action": "COUNT", "overriddenAction": "BLOCK", "ruleMatchDetails": []}
-        ]
-        out += _variants(3.0, rule.attack, allowed(ref.entry(nt=nt), labels=ref.labels(rule)))
+    if group.count_rule is not None:  # one rule's action overridden to COUNT: its details stay in the group
+        rule, attacks = group.count_rule, ATTACKS[group.count_rule.attack]
+        for a in attacks:
+            nt = [
+                {
+                    "ruleId": rule.rule_id,
+                    "action": "COUNT",
+                    "overriddenAction": "BLOCK",
+                    "ruleMatchDetails": a.details_json(),
+                }
+            ]
+            out.append(
+                (3.0 / len(attacks), replace(allowed(ref.entry(nt=nt), labels=ref.labels(rule)), attack=a))
+            )
     if group.excluded is not None:
-        excl: Json = {
-            "exclusionType": "EXCLUDED_AS_COUNT",
-            "ruleId": group.excluded,
-            "ruleMatchDetails": None,
-        }
-        out += _variants(1.5, "big_body", allowed(ref.entry(excl=excl)))
+        rule, attacks = group.excluded, ATTACKS[group.excluded.attack]
+        for a in attacks:
+            excl: Json = {
+                "exclusionType": "EXCLUDED_AS_COUNT",
+                "ruleId": rule.rule_id,
+                "ruleMatchDetails": a.details_json() or None,
+            }
+            out.append((1.5 / len(attacks), replace(allowed(ref.entry(excl=excl)), attack=a)))
     return out
 
 

@@ -11,6 +11,23 @@ from ingest.generate import iter_records
 from tests.support.pipeline import documents_by_id, enriched
 from tests.support.samples import samples_dir
 
+# Text around planted secrets in each place the redaction policy covers (see ingest.generate).
+POLICY_SHAPES = (
+    '"name":"Authorization","value":"Bearer wlsecret-',
+    '"name":"x-amzn-waf-x-amzn-waf-authorization","value":"wlsecret-',
+    '"name":"\\u',  # a header name written with JSON escapes
+    '"location":"COOKIE","matchedData":["wlsecret-',
+    '"location":"HEADER","matchedData":["wlsecret-',
+    '"location":"SINGLE_QUERY_ARG","matchedData":["wlsecret-',
+    '"excludedRules":[{"exclusionType":"EXCLUDED_AS_COUNT","ruleId":"SQLiExtendedPatterns_QUERYARGUMENTS",'
+    '"ruleMatchDetails":[',
+    '"key":"COOKIE","name":"session","value":"wlsecret-',
+    '"key":"QUERY_STRING","value":"api_key=wlsecret-',
+    ";jsessionid=wlsecret-",
+    "&access_token=wlsecret-",
+    "//deploy:wlsecret-",
+)
+
 
 def test_reference_and_pipeline_produce_identical_documents() -> None:
     config = EnrichConfig.from_mapping(BENCH_CONFIG)
@@ -19,7 +36,10 @@ def test_reference_and_pipeline_produce_identical_documents() -> None:
         for p in sorted(samples_dir().glob("*.ndjson"))
         for line in p.read_text(encoding="utf-8").splitlines()
     ]
-    lines += [r.decode() for r in iter_records(5000, seed=13)]
+    generated = [r.decode() for r in iter_records(5000, seed=13)]
+    for shape in POLICY_SHAPES:  # the comparison covers every part of the redaction policy
+        assert any(shape in line for line in generated), shape
+    lines += generated
     pipeline = documents_by_id(enriched(lines, config=config))
     reference = Reference(config)
     compared = 0
