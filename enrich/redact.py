@@ -42,6 +42,7 @@ INSERTED_PREFIX: Final = "x-amzn-waf-"
 # Stripped from both ends of a name before it is compared: C0 control characters and the space.
 NAME_PADDING: Final = "".join(chr(c) for c in range(0x21))
 MAX_DEPTH: Final = 128  # WAF records nest about 7 levels
+_MEMO: Final = 4096  # names remembered per Redaction (attacker-chosen names must not grow it without bound)
 
 
 class TooDeep(ValueError):
@@ -105,15 +106,32 @@ class Redaction:
         )
 
     def redact_string(self, text: str) -> str:
-        """Rule 4 applied to one string."""
-        for pattern, replacement in self._string_rules:
-            text = pattern.sub(replacement, text)
+        """Rule 4 applied to one string (each rule only where its punctuation occurs: most skip all)."""
+        args, userinfo, lines = self._string_rules
+        if "=" in text:
+            text = args[0].sub(args[1], text)
+        if "@" in text and "//" in text:
+            text = userinfo[0].sub(userinfo[1], text)
+        if ":" in text:
+            text = lines[0].sub(lines[1], text)
         return text
 
     # --- the walk -----------------------------------------------------------------------------------
 
+    @cached_property
+    def _verdicts(self) -> dict[str, bool]:
+        return {}
+
     def _is_sensitive(self, value: object) -> bool:
-        return isinstance(value, str) and normalize_name(value) in self.sensitive
+        if not isinstance(value, str):
+            return False
+        verdicts = self._verdicts  # keys and header names repeat across records: remember a few
+        verdict = verdicts.get(value)
+        if verdict is None:
+            if len(verdicts) > _MEMO:
+                verdicts.clear()
+            verdict = verdicts[value] = normalize_name(value) in self.sensitive
+        return verdict
 
     def _mask(self, value: object) -> object:
         """Every string inside ``value`` replaced by the marker; numbers, booleans and nulls kept."""

@@ -26,7 +26,9 @@ from enrich.redact import INSERTED_PREFIX, Redaction, percent_tolerant
 
 STRING: Final = r'(?:[^"\\]|\\.)*'  # the inside of a JSON string
 PAD: Final = r"[\x00-\x20]*"  # what normalize_name strips, as raw bytes (escaped padding is an escape)
-ESCAPE: Final = r'\\[^"\\/]'  # an escape that can stand for a letter, a control character or a newline
+# An escape that can stand for a letter, a control character or a newline: a backslash that starts an
+# escape (an odd run of them) followed by anything but a quote, a backslash or a slash.
+ESCAPE: Final = r'(?:^|[^\\])(?:\\\\)*\\[^"\\/]'
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import orjson
 import polars as pl
 
 from enrich import schema as S
-from enrich.redact import MAX_DEPTH, Redaction, TooDeep
+from enrich.redact import Redaction, TooDeep
 from enrich.redact_bytes import redact_bytes
-from enrich.redact_text import STRING, TextRedaction
+from enrich.redact_text import TextRedaction
 from ingest.framing import FramedBatch, position
 from ingest.outcomes import RejectedRecord, RejectKind
 
@@ -77,6 +77,7 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
     frame = _redact(frame, redaction)
     fast = frame.filter(~pl.col("_exact"))
     decoded, failed = _decode_lenient(fast[S.EVENT_ORIGINAL], dtype)
+    failed |= _ambiguous(fast[S.EVENT_ORIGINAL], decoded, projection)
     rows = [fast.filter(~failed).with_columns(decoded.filter(~failed).alias(_DECODE))]
     exact_rows, rejected = _exact_path(
         pl.concat([frame.filter(pl.col("_exact")), fast.filter(failed)]), source, redaction, dtype
@@ -91,8 +92,7 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
 def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     """Add ``event_original`` (the redacted text) and ``_exact`` (rows the exact path must take).
 
-    Only rows the prefilter matches go through the replace and check passes; rows whose text is not
-    one well-formed value, or holds a duplicate key, take the exact path whatever they mention.
+    Only rows the prefilter matches go through the replace and check passes.
     """
     text = pl.col(_TEXT)
     passes = TextRedaction(redaction)
@@ -101,45 +101,38 @@ def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     secret = frame.filter(sensitive).with_columns(passes.redact(text).alias(S.EVENT_ORIGINAL))
     secret = secret.with_columns(passes.needs_exact(text, pl.col(S.EVENT_ORIGINAL)).alias("_exact"))
     reserved = pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
-    return (
-        pl.concat([plain, secret])
-        .sort(_ROW)
-        .with_columns((pl.col("_exact") | reserved | _malformed(text) | _ambiguous(text)).alias("_exact"))
-    )
+    return pl.concat([plain, secret]).sort(_ROW).with_columns((pl.col("_exact") | reserved).alias("_exact"))
 
 
-def _malformed(text: pl.Expr) -> pl.Expr:
-    """Rows that may not be exactly one JSON value, or nest deeper than ``MAX_DEPTH``.
+def _ambiguous(texts: pl.Series, decoded: pl.Series, projection: pl.Schema) -> pl.Series:
+    """Rows that may hold a duplicate key among the fields decoded (they go to the exact path).
 
-    Polars decodes a slice's rows as one JSON array: a row that leaves a string or a container open
-    would merge with the next one and shift every later row's columns. With its strings removed, a
-    row that is one value has no quote left and as many closing brackets as opening ones.
+    Polars decodes first-wins; every JSON reader of ``event_original`` reads last-wins, which is the
+    one rule waflens keeps (the exact path parses with orjson and stores the normalized text). Without
+    a duplicate, a key that occurs in one place in a WAF record occurs at most once in its text and is
+    non-null in the decoded row exactly when its value is not null; ``action`` occurs once more per rule
+    result. A row whose counts differ (a duplicate, a value of the wrong shape, a key inside an unknown
+    field) takes the exact path, which is right in every case: one regex count and one literal count.
     """
-    skeleton = text.str.replace_all(f'"{STRING}"', "")
-    opens = skeleton.str.count_matches(r"[{\[]")
-    return (
-        skeleton.str.contains('"', literal=True)
-        | (opens != skeleton.str.count_matches(r"[}\]]"))
-        | (opens > MAX_DEPTH)
+    request = [k for k in projection["httpRequest"].to_schema() if k in _ONCE]  # type: ignore[attr-defined]
+    top = [k for k in projection if k in _ONCE]
+    row, http = pl.col("_decoded").struct, pl.col("_decoded").struct.field("httpRequest").struct
+    present = pl.sum_horizontal(
+        *(row.field(k).is_not_null() for k in top), *(http.field(k).is_not_null() for k in request)
     )
-
-
-def _ambiguous(text: pl.Expr) -> pl.Expr:
-    """Rows that may hold a duplicate key among the fields waflens reads (sent to the exact path).
-
-    One rule everywhere: the last occurrence wins, as for every JSON reader of ``event_original``; the
-    exact path parses with orjson (last wins) and stores the normalized text.
-    """
-    once = text.str.extract_all('"(?:' + "|".join(_ONCE) + ')":')
-    actions = text.str.count_matches('"action":', literal=True)
-    rules = text.str.count_matches('"ruleId":', literal=True) - text.str.count_matches(
-        '"exclusionType":', literal=True
+    # keys with a value other than null (no other JSON value starts with n)
+    once = pl.col("_text").str.count_matches('"(?:' + "|".join(top + request) + ')"\\s*:\\s*[^n\\s]')
+    groups = row.field("ruleGroupList")
+    rule_results = (
+        groups.list.eval(pl.element().struct.field("terminatingRule").is_not_null()).list.sum().fill_null(0)
+        + groups.list.eval(pl.element().struct.field("nonTerminatingMatchingRules").list.len())
+        .list.sum()
+        .fill_null(0)
+        + row.field("nonTerminatingMatchingRules").list.len().fill_null(0)
     )
-    return (
-        (once.list.n_unique() < once.list.len())
-        | (actions > rules + 1)
-        | text.str.contains(r'"\s+:')  # "key" : value: the checks above read compact keys only
-    )
+    actions = pl.col("_text").str.count_matches('"action":', literal=True)
+    ambiguous = ((once != present) | (actions != rule_results + 1)).fill_null(True)
+    return pl.DataFrame({"_text": texts, "_decoded": decoded}).select(ambiguous).to_series()
 
 
 def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
@@ -155,15 +148,19 @@ def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.S
 
 
 def _bisect(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
-    """Polars fails a whole column on one bad row: halve until the bad rows stand alone."""
+    """Polars fails a whole column on one bad row: halve until the bad rows stand alone.
+
+    A slice fails when decoding raises (ComputeError for bad JSON, ShapeError for a row that holds
+    two values) or yields another number of values than it has rows.
+    """
     try:
         decoded = texts.str.json_decode(dtype)
-    except pl.exceptions.PolarsError:  # ComputeError for bad JSON, ShapeError for two values in a row
-        if len(texts) == 1:
-            return pl.Series([None], dtype=dtype), pl.Series([True])
-    else:
         if len(decoded) == len(texts):
             return decoded, pl.Series([False] * len(texts), dtype=pl.Boolean)
+    except pl.exceptions.PolarsError:
+        pass
+    if len(texts) <= 1:
+        return pl.Series([None] * len(texts), dtype=dtype), pl.Series([True] * len(texts), dtype=pl.Boolean)
     half = len(texts) // 2
     left, left_failed = _bisect(texts[:half], dtype)
     right, right_failed = _bisect(texts[half:], dtype)

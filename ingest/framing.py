@@ -47,7 +47,13 @@ _BLANK: Final = b" \t\r"
 
 @dataclass
 class FramedBatch:
-    """Candidate records (each believed to be one JSON object, valid UTF-8) and what could not be framed."""
+    """Candidate records and what could not be framed.
+
+    Each text is valid UTF-8 and structurally one JSON object nested at most MAX_DEPTH levels (its
+    brackets outside strings balance and its strings close: ``jsonscan.one_object``, or a value
+    ``raw_decode`` read). Decode relies on it: Polars decodes a slice's rows as one array, where a row
+    left open would merge with the next.
+    """
 
     texts: list[bytes] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # 1-based line where each record starts
