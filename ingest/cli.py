@@ -1,4 +1,7 @@
-"""``waflens``: the command line. The last line of stdout of each command is one JSON object."""
+"""``waflens``: the command line (``ingest``, ``setup``). The last line of stdout of each is one JSON object.
+
+The development and demo commands (``generate``, ``bench``) are ``waflens-dev`` (devtools/cli.py).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +17,8 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from enrich.redact import redaction_from
-from ingest.bench import bench, table
 from ingest.cluster_setup import apply
 from ingest.deadletter import LocalDeadLetter
-from ingest.generate import write_logs
 from ingest.lake import ParquetLake
 from ingest.opensearch import BulkOptions, OpenSearchSink
 from ingest.opensearch_client import Endpoint, make_client
@@ -77,17 +78,6 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--config", type=Path, help="config file with [index] and [retention]")
     setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
     _add_cluster_options(setup)
-
-    bench = commands.add_parser("bench", help="measure the pipeline against a per-record reference")
-    bench.add_argument("--records", type=int, default=200_000)
-    bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--workdir", type=Path, help="keep the generated input and outputs here")
-    bench.add_argument("--json", action="store_true", help="print only the JSON summary")
-
-    generate = commands.add_parser("generate", help="write realistic synthetic WAF logs")
-    generate.add_argument("--records", type=int, required=True)
-    generate.add_argument("--out", type=Path, required=True, help="output file; gzip when it ends in .gz")
-    generate.add_argument("--seed", type=int, default=0)
     return parser
 
 
@@ -134,7 +124,7 @@ def _ingest(args: argparse.Namespace) -> int:
     )
     summary = pipeline.run(expansion.sources)
     summary.skipped.extend(expansion.skipped)
-    _print(summary.as_dict())
+    print_json(summary.as_dict())
     if not summary.balanced:
         sys.stderr.write("waflens: the run's counts do not balance (a bug in waflens; please report it)\n")
         return EXIT_BUG
@@ -153,49 +143,26 @@ def _setup(args: argparse.Namespace) -> int:
             path = args.render / f"{number:02d}-{request.name}.json"
             path.write_text(request.render(), encoding="utf-8")
             written.append(str(path))
-        _print({"rendered": written})
+        print_json({"rendered": written})
         return EXIT_OK
     try:
         changes = apply(make_client(_endpoint(args)), requests)
     except OpenSearchException as exc:
         sys.stderr.write(f"waflens: setup failed: {exc}\n")
         return EXIT_RETRY
-    _print(dict(changes))
+    print_json(dict(changes))
     return EXIT_OK
 
 
-def _bench(args: argparse.Namespace) -> int:
-    if args.records < 1:
-        raise ConfigError("--records must be at least 1")
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    result = bench(args.records, seed=args.seed, workdir=args.workdir)
-    if not args.json:
-        sys.stdout.write(table(result) + "\n")
-    _print(result)
-    return EXIT_OK
-
-
-def _generate(args: argparse.Namespace) -> int:
-    if args.records < 0:
-        raise ConfigError("--records must not be negative")
-    try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        written = write_logs(args.out, args.records, seed=args.seed)
-    except OSError as exc:
-        raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from exc
-    _print({"records": written, "out": str(args.out)})
-    return EXIT_OK
-
-
-def _print(value: object) -> None:
+def print_json(value: object) -> None:
+    """Write ``value`` as one compact JSON line on stdout: the last line every command prints."""
     sys.stdout.write(orjson.dumps(value).decode() + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "setup": _setup, "bench": _bench, "generate": _generate}
+    commands = {"ingest": _ingest, "setup": _setup}
     try:
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:

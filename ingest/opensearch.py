@@ -4,7 +4,7 @@ Request bodies are built in Polars (``enrich.documents.bulk_lines``: the record'
 ``@timestamp`` and ``waflens``, and the action line before it) and sent with the client's ``bulk`` on a
 pool, over a gzip transport. opensearch-py's ``parallel_bulk`` helper would serialize every action and
 re-encode every document in Python: 1.0 s per 50k documents against 0.36 s for the same bodies from
-Polars, a quarter of the whole path (see ``waflens bench``). The client still does transport, gzip and
+Polars, a quarter of the whole path (see ``waflens-dev bench``). The client still does transport, gzip and
 SigV4.
 
 Every item is classified: delivered, retryable (429, 5xx, timeouts, resets), split (413: resend in

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -e .
-.venv/bin/waflens generate --records "${WAFLENS_DEMO_RECORDS:-20000}" --out demo/generated.log.gz
+.venv/bin/waflens-dev generate --records "${WAFLENS_DEMO_RECORDS:-20000}" --out demo/generated.log.gz
 inputs=(demo/generated.log.gz)
 if [ -d ../shared/waf-samples ]; then
   inputs+=(../shared/waf-samples/*.ndjson ../shared/waf-samples/raw ../shared/waf-samples/malformed)

@@ -1,4 +1,4 @@
-"""``waflens bench`` runs every path on the same input and reports what the README promises.
+"""``waflens-dev bench`` runs every path on the same input and reports what the README promises.
 
 The speed ratios themselves are measured by running the command (README, "Performance"), not asserted
 here: a timed assertion in a test suite is not a benchmark.
@@ -11,8 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from ingest.bench import PATHS
-from ingest.cli import main
+from devtools.bench import PATHS
+from devtools.cli import main
 
 
 def test_bench_measures_every_path_on_the_same_records(

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
+from devtools.cli import main as dev_main
 from ingest.cli import main
 from tests.support.samples import sample
 
 
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, object] | None, str]:
-    code = main(argv)
+def run(
+    argv: list[str], capsys: pytest.CaptureFixture[str], command: Callable[[list[str]], int] = main
+) -> tuple[int, dict[str, object] | None, str]:
+    code = command(argv)
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     return code, (orjson.loads(lines[-1]) if lines else None), err
@@ -135,7 +139,7 @@ def test_a_bad_config_file_names_the_file_and_the_key(
 
 def test_generate_writes_the_requested_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, summary, _ = run(
-        ["generate", "--records", "250", "--out", str(tmp_path / "g.log.gz"), "--seed", "4"], capsys
+        ["generate", "--records", "250", "--out", str(tmp_path / "g.log.gz"), "--seed", "4"], capsys, dev_main
     )
     assert code == 0
     assert summary == {"records": 250, "out": str(tmp_path / "g.log.gz")}
@@ -148,13 +152,13 @@ def test_generate_creates_missing_folders_and_reports_unwritable_paths(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, summary, _ = run(
-        ["generate", "--records", "3", "--out", str(tmp_path / "a" / "b" / "g.log")], capsys
+        ["generate", "--records", "3", "--out", str(tmp_path / "a" / "b" / "g.log")], capsys, dev_main
     )
     assert code == 0
     assert summary == {"records": 3, "out": str(tmp_path / "a" / "b" / "g.log")}
     (tmp_path / "file").write_text("x")
     code, summary, err = run(
-        ["generate", "--records", "3", "--out", str(tmp_path / "file" / "g.log")], capsys
+        ["generate", "--records", "3", "--out", str(tmp_path / "file" / "g.log")], capsys, dev_main
     )
     assert (code, summary) == (2, None)
     assert "cannot write" in err

@@ -7,8 +7,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from devtools.fake_opensearch import FakeOpenSearch
 from ingest.cli import main
-from tests.support.fake_opensearch import FakeOpenSearch
 from tests.support.samples import sample
 
 GOLDEN = Path(__file__).resolve().parents[2] / "dashboards" / "golden"

@@ -27,7 +27,7 @@ from opensearchpy.exceptions import (
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.helpers import BulkIndexError
 
-from tests.support.fake_opensearch import FakeOpenSearch, Faults
+from devtools.fake_opensearch import FakeOpenSearch, Faults
 from tests.support.shared import require_shared
 
 INDEX = "waf-2026.11.23"

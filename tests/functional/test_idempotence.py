@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from devtools.generate import write_logs
 from enrich import schema as S
-from ingest.generate import write_logs
 from ingest.lake import scan_lake
 from tests.functional.conftest import Ingest
 

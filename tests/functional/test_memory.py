@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest.generate import write_logs
+from devtools.generate import write_logs
 
 REPO = Path(__file__).resolve().parents[2]
 BATCH = "2000"

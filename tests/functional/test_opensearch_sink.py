@@ -15,11 +15,12 @@ import pytest
 from botocore.credentials import Credentials
 from opensearchpy import OpenSearch
 
+from devtools.fake_opensearch import FakeOpenSearch, Faults
+from devtools.generate import write_logs
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.redact import redaction_for
 from ingest.deadletter import LocalDeadLetter
-from ingest.generate import write_logs
 from ingest.lake import ParquetLake, scan_lake
 from ingest.opensearch import Backoff, BulkOptions, OpenSearchSink
 from ingest.opensearch_client import Endpoint, make_client
@@ -27,7 +28,6 @@ from ingest.outcomes import RunSummary
 from ingest.pipeline import Pipeline
 from ingest.sinks import Sink, SinkResult
 from ingest.sources import expand
-from tests.support.fake_opensearch import FakeOpenSearch, Faults
 from tests.support.opensearch_spec import spec_validator
 from tests.support.samples import samples_dir
 

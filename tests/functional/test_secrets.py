@@ -18,9 +18,15 @@ import orjson
 import polars as pl
 import pytest
 
+from devtools.generate import (
+    PLANTED_SECRET_PREFIX,
+    cut_inside_secret,
+    iter_records,
+    write_cut_off,
+    write_logs,
+)
 from enrich import schema as S
 from ingest.cli import main
-from ingest.generate import PLANTED_SECRET_PREFIX, cut_inside_secret, iter_records, write_cut_off, write_logs
 from ingest.lake import scan_lake
 from tests.support.samples import sample
 from tests.unit.test_generate import (

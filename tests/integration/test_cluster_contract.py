@@ -14,9 +14,9 @@ import orjson
 import pytest
 from opensearchpy import OpenSearch
 
+from devtools.fake_opensearch import FakeOpenSearch
 from ingest.cli import main
 from ingest.opensearch_client import Endpoint, make_client
-from tests.support.fake_opensearch import FakeOpenSearch
 from tests.support.samples import NDJSON_COUNTS, samples_dir
 
 REAL = os.environ.get("OPENSEARCH_URL")

@@ -1,37 +1,14 @@
-"""Enriched frames from record texts, the way the pipeline builds them, for tests of later stages."""
+"""Frames for tests of later stages: ``enriched`` (from devtools) and the documents the sink sends."""
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 import orjson
 import polars as pl
 
-from enrich import schema as S
-from enrich.config import EnrichConfig
+from devtools.frames import enriched
 from enrich.documents import bulk_lines
-from enrich.pipeline import enrich
-from enrich.redact import redaction_for
-from ingest.decode import decode
-from ingest.framing import FramedBatch
 
-
-def enriched(
-    texts: Iterable[str], *, config: EnrichConfig | None = None, projection: pl.Schema = S.WAF_RECORD
-) -> pl.DataFrame:
-    """Decode and enrich ``texts`` (one record each); fails if any is rejected."""
-    config = config or EnrichConfig()
-    batch = FramedBatch()
-    for line, text in enumerate(texts, start=1):
-        batch.add(text.encode(), line)
-    decoded = decode(
-        batch,
-        source="test",
-        redaction=redaction_for(config.redacted_headers, config.redaction_marker),
-        projection=projection,
-    )
-    assert decoded.rejected == [], [r.describe() for r in decoded.rejected]
-    return enrich(decoded.frame.lazy(), config).collect()
+__all__ = ["documents_by_id", "enriched"]
 
 
 def documents_by_id(frame: pl.DataFrame) -> dict[str, tuple[str, dict[str, object]]]:

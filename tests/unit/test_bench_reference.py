@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import orjson
 
+from devtools.bench import BENCH_CONFIG
+from devtools.bench_reference import Reference
+from devtools.generate import iter_records
 from enrich.config import EnrichConfig
-from ingest.bench import BENCH_CONFIG
-from ingest.bench_reference import Reference
-from ingest.generate import iter_records
 from tests.support.pipeline import documents_by_id, enriched
 from tests.support.samples import samples_dir
 
-# Text around planted secrets in each place the redaction policy covers (see ingest.generate).
+# Text around planted secrets in each place the redaction policy covers (see devtools.generate).
 POLICY_SHAPES = (
     '"name":"Authorization","value":"Bearer wlsecret-',
     '"name":"x-amzn-waf-x-amzn-waf-authorization","value":"wlsecret-',

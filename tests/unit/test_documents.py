@@ -9,9 +9,9 @@ import orjson
 import polars as pl
 
 from dashboards.mappings import document_mappings
+from devtools.generate import iter_records
 from enrich import schema as S
 from enrich.documents import BULK_LINES, bulk_lines
-from ingest.generate import iter_records
 from tests.support.opensearch_spec import spec_validator
 from tests.support.pipeline import documents_by_id, enriched
 from tests.support.samples import samples_dir

@@ -17,7 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.generate import PLANTED_SECRET_PREFIX, cut_inside_secret, iter_records, write_cut_off, write_logs
+from devtools.generate import (
+    PLANTED_SECRET_PREFIX,
+    cut_inside_secret,
+    iter_records,
+    write_cut_off,
+    write_logs,
+)
 
 Record = dict[str, Any]  # decoded JSON
 SAMPLE = 20_000

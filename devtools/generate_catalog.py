@@ -1,4 +1,4 @@
-"""The world behind ``ingest.generate``: accounts, web ACLs, rule groups, client software and attacks.
+"""The world behind ``devtools.generate``: accounts, web ACLs, rule groups, client software and attacks.
 
 Shapes copy real records (shared/reference/waf-log-format.md §1-§3, shared/waf-samples). Nothing here
 depends on the seed: ids are ``uuid5`` of names, and ``web_acl_plans()`` resolves each web ACL once

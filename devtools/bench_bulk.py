@@ -1,6 +1,6 @@
 """Bulk indexing throughput against the loopback OpenSearch, with and without gzip, in one run.
 
-    python scripts/bench_bulk.py [--records N] [--repeat R]
+    python -m devtools.bench_bulk [--records N] [--repeat R]
 
 Generates N records, decodes and enriches them once (not timed), then times ``OpenSearchSink.write``
 for each transport setting against a fresh loopback server, printing docs/s and bytes on the wire side
@@ -13,22 +13,23 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
+from collections.abc import Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ingest.generate import iter_records  # the path is set above: the script runs from a checkout
+from devtools.fake_opensearch import FakeOpenSearch
+from devtools.frames import enriched
+from devtools.generate import iter_records
 from ingest.opensearch import BulkOptions, OpenSearchSink
 from ingest.opensearch_client import Endpoint, make_client
-from tests.support.fake_opensearch import FakeOpenSearch
-from tests.support.pipeline import enriched
+
+DESCRIPTION = "Bulk indexing throughput against the loopback OpenSearch, with and without gzip."
 
 
 def measure(frame_records: list[str], *, compress: bool, repeat: int) -> dict[str, float]:
+    """Median ``OpenSearchSink.write`` time and wire bytes for ``frame_records`` over ``repeat`` runs."""
     frame = enriched(frame_records)
-    runs, wire, raw = [], 0, 0
+    runs: list[float] = []
+    wire = raw = 0
     for _ in range(repeat):
         with FakeOpenSearch() as server:
             sink = OpenSearchSink(make_client(Endpoint(url=server.url, compress=compress)), BulkOptions())
@@ -50,11 +51,12 @@ def measure(frame_records: list[str], *, compress: bool, repeat: int) -> dict[st
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: Sequence[str] | None = None) -> int:
+    """Measure gzip and plain transport, print a table, then one JSON line."""
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench_bulk", description=DESCRIPTION)
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     records = [r.decode() for r in iter_records(args.records, seed=5)]
     results = {
         "gzip": measure(records, compress=True, repeat=args.repeat),

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Final
 
-from ingest.generate_catalog import (
+from devtools.generate_catalog import (
     ATTACKS,
     GROUPS,
     RATE_RULES,

@@ -5,7 +5,7 @@ One ``random.Random(seed)`` first builds the pools (clients, header lists, route
 the records one after another, so record i never depends on how many records were asked for. A record
 is mostly references to shared, never-mutated pool objects serialized by orjson: that is what makes
 millions of records cheap. What exists (accounts, web ACLs, rule groups, attacks) is in
-``ingest.generate_catalog``.
+``devtools.generate_catalog``.
 
 Secrets planted for redaction tests start with ``PLANTED_SECRET_PREFIX`` and appear only where the
 redaction policy (enrich/redact.py) replaces them:
@@ -40,9 +40,9 @@ from typing import Final
 
 import orjson
 
-from ingest import generate_catalog as cat
-from ingest import generate_plans as plans
-from ingest.generate_catalog import Json
+from devtools import generate_catalog as cat
+from devtools import generate_plans as plans
+from devtools.generate_catalog import Json
 
 PLANTED_SECRET_PREFIX: Final = cat.PLANTED_SECRET_PREFIX
 _SLOT: Final = cat.SECRET.encode()  # where the catalog's shared strings take this record's secret

@@ -1,4 +1,4 @@
-"""The per-record reference for ``waflens bench``: the same documents, built the way peer loaders work.
+"""The per-record reference for ``waflens-dev bench``: the same documents, built the way peer loaders work.
 
 One record at a time: ``orjson.loads``, redaction by the policy's own exact walk
 (``Redaction.redact_object`` of ``redaction_from(config)``, as the pipeline's), enrichment with plain Python,

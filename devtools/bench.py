@@ -1,4 +1,4 @@
-"""``waflens bench``: the vectorized pipeline against a per-record reference and a parse-only ceiling.
+"""``waflens-dev bench``: the vectorized pipeline against a per-record reference and a parse-only ceiling.
 
 One run, one generated gzip input, each path in its own process (so each has its own peak RSS):
 
@@ -6,7 +6,7 @@ One run, one generated gzip input, each path in its own process (so each has its
   (``ingest.opensearch.bulk_chunks``, the bytes the sink would send);
 * ``lake``: the same path into the Parquet lake;
 * ``reference``: ``orjson`` and plain dicts, one record at a time, producing the same documents
-  (``ingest.bench_reference``; a test holds the two to identical output);
+  (``devtools.bench_reference``; a test holds the two to identical output);
 * ``ceiling``: gunzip and ``orjson.loads`` per record, nothing else.
 
 Each reports records/s, MB/s of decompressed input and peak RSS; the summary adds the ratios.
@@ -28,13 +28,13 @@ from typing import Final
 import orjson
 import polars as pl
 
+from devtools.bench_reference import Reference
+from devtools.generate import write_logs
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.documents import bulk_lines
 from enrich.redact import redaction_from
-from ingest.bench_reference import Reference
 from ingest.deadletter import LocalDeadLetter
-from ingest.generate import write_logs
 from ingest.lake import ParquetLake
 from ingest.opensearch import BulkOptions, bulk_chunks
 from ingest.pipeline import Pipeline
@@ -92,7 +92,7 @@ def measure(path: str, source: Path, workdir: Path) -> dict[str, float]:
 
 def _child(path: str, source: Path, workdir: Path) -> dict[str, float]:
     """``measure`` in a fresh interpreter, with that process's own peak RSS."""
-    command = [sys.executable, "-m", "ingest.bench", path, str(source), str(workdir)]
+    command = [sys.executable, "-m", "devtools.bench", path, str(source), str(workdir)]
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert child.stdout is not None
     output = child.stdout.read()
@@ -140,7 +140,7 @@ def bench(records: int, *, seed: int = 0, workdir: Path | None = None) -> dict[s
 
 
 def table(result: dict[str, object]) -> str:
-    """The side-by-side view ``waflens bench`` prints."""
+    """The side-by-side view ``waflens-dev bench`` prints."""
     paths = result["paths"]
     assert isinstance(paths, dict)
     rows = [f"{'path':<11}{'records/s':>11}{'MB/s':>8}{'seconds':>9}{'peak RSS MB':>13}"]

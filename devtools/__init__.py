@@ -1,0 +1,1 @@
+"""Development and demo tooling: the synthetic log generator, the benchmarks, the fake OpenSearch."""
