@@ -1,4 +1,4 @@
-"""A fault-injecting fake of OpenSearch's REST API, served on loopback for functional tests.
+"""A fault-injecting fake of OpenSearch's REST API, served on loopback for functional tests and benchmarks.
 
 No OpenSearch server can run on the development machines (install-notes §6), so tests drive
 opensearch-py's real transport against this standard-library server. It speaks enough of the API for
