@@ -39,7 +39,7 @@ from ingest.lake import ParquetLake
 from ingest.opensearch import BulkOptions, bulk_chunks
 from ingest.pipeline import Pipeline
 from ingest.sinks import SinkResult
-from ingest.sources import LocalFile
+from ingest.sources.local import LocalFile
 
 PATHS: Final = ("pipeline", "lake", "reference", "ceiling")
 

@@ -10,8 +10,8 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.pipeline import enrich
 from enrich.redact import redaction_for
-from ingest.decode import decode
-from ingest.framing import FramedBatch
+from ingest.decode.framing import FramedBatch
+from ingest.decode.records import decode
 
 
 def enriched(

@@ -25,7 +25,7 @@ from ingest.opensearch_client import Endpoint, make_client
 from ingest.pipeline import Limits, Pipeline
 from ingest.settings import check_writable, load_config
 from ingest.sinks import Sink
-from ingest.sources import SourceError, expand
+from ingest.sources.local import SourceError, expand
 
 # 0: everything settled; 1: something to deliver again (or a damaged source); 2: usage or
 # configuration; 3: the run's counts do not balance, a bug in waflens.

@@ -14,8 +14,8 @@ from enrich.pipeline import enrich
 from enrich.redact import Redaction, redaction_from
 from ingest import telemetry
 from ingest.deadletter import DeadLetterStore
-from ingest.decode import decode
-from ingest.framing import FramedBatch, Framer, position
+from ingest.decode.framing import FramedBatch, Framer, position
+from ingest.decode.records import decode
 from ingest.outcomes import Outcome, RejectedRecord, RunSummary, classify
 from ingest.sinks import Sink
 

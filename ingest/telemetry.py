@@ -63,12 +63,15 @@ def describe_failure(exc: BaseException) -> str:
         for f in traceback.extract_tb(exc.__traceback__)
         if "/ingest/" in f.filename or "/enrich/" in f.filename
     ]
-    where = (
-        f" at {Path(frames[-1].filename).parent.name}/{Path(frames[-1].filename).name}:{frames[-1].lineno}"
-        if frames
-        else ""
-    )
+    where = f" at {_package_path(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
     return f"unexpected {type(exc).__name__}{where}; its records are retryable"
+
+
+def _package_path(filename: str) -> str:
+    """``ingest/decode/inflate.py`` from an absolute path: the file's path from its top-level package."""
+    parts = Path(filename).parts
+    start = max(i for i, part in enumerate(parts) if part in ("ingest", "enrich"))
+    return "/".join(parts[start:])
 
 
 def source_failed(source: str, reason: str) -> None:

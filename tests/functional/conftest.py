@@ -13,7 +13,7 @@ from ingest.deadletter import LocalDeadLetter
 from ingest.lake import ParquetLake
 from ingest.outcomes import RunSummary
 from ingest.pipeline import Limits, Pipeline
-from ingest.sources import expand
+from ingest.sources.local import expand
 
 Ingest = Callable[..., RunSummary]
 

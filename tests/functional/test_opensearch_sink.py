@@ -27,7 +27,7 @@ from ingest.opensearch_client import Endpoint, make_client
 from ingest.outcomes import RunSummary
 from ingest.pipeline import Pipeline
 from ingest.sinks import Sink, SinkResult
-from ingest.sources import expand
+from ingest.sources.local import expand
 from tests.support.opensearch_spec import spec_validator
 from tests.support.samples import samples_dir
 

@@ -10,8 +10,8 @@ import polars as pl
 from enrich import schema as S
 from enrich.config import DEFAULT_REDACTED_HEADERS
 from enrich.redact import Redaction
-from ingest.decode import decode, record_id
-from ingest.framing import FramedBatch
+from ingest.decode.framing import FramedBatch
+from ingest.decode.records import decode, record_id
 
 BASE = {
     "timestamp": 1682374606245,

@@ -16,8 +16,8 @@ from enrich.fields import IP_ADDRESS
 from enrich.pipeline import POSITION, enrich
 from enrich.redact import Redaction
 from enrich.webacl import webacl_expr
-from ingest.decode import decode
-from ingest.framing import FramedBatch
+from ingest.decode.framing import FramedBatch
+from ingest.decode.records import decode
 
 ARN = "arn:aws:wafv2:eu-west-1:111111111111:regional/webacl/payments-api_prod/5933d6d9"
 BASE = {

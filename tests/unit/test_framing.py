@@ -12,9 +12,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ingest.framing import MAX_RECORD_BYTES, READ_SIZE, FramedBatch, Framer
-from ingest.inflate import Blocks
-from ingest.jsonscan import MAX_DEPTH, one_object
+from ingest.decode.framing import MAX_RECORD_BYTES, READ_SIZE, FramedBatch, Framer
+from ingest.decode.inflate import Blocks
+from ingest.decode.jsonscan import MAX_DEPTH, one_object
 from ingest.outcomes import RejectedRecord
 
 RECORD = '{"timestamp":1,"webaclId":"w","action":"ALLOW","httpRequest":{"uri":"/a\\/b"}}'

@@ -11,7 +11,7 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ingest.framing import FramedBatch, Framer
+from ingest.decode.framing import FramedBatch, Framer
 
 # brackets, commas and quotes inside strings are what could fool a framer; é — 🙂 are multi-byte
 _CHARS = st.sampled_from(list('ab {}[],:"\\é—🙂\t/'))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.framing import Framer
-from ingest.sources import Expansion, LocalFile, SourceError, StandardInput, expand
+from ingest.decode.framing import Framer
+from ingest.sources.local import Expansion, LocalFile, SourceError, StandardInput, expand
 
 RECORD = b'{"timestamp":1,"webaclId":"w"}\n'
 

@@ -20,7 +20,7 @@ from enrich import schema as S
 from enrich.redact import Redaction, TooDeep
 from enrich.redact_bytes import redact_bytes
 from enrich.redact_text import TextRedaction
-from ingest.framing import FramedBatch, position
+from ingest.decode.framing import FramedBatch, position
 from ingest.outcomes import RejectedRecord, RejectKind
 
 if TYPE_CHECKING:

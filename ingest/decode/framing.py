@@ -10,7 +10,7 @@ line that starts a new object and rejected with its bytes (waf-log-format.md §4
 No record is held whole past ``max_record_bytes``: a longer one is rejected once with its first
 ``max_record_bytes`` bytes and the rest of it is skipped (to the end of its line; for a record that spans
 lines, to the next line that starts an object), so memory follows the cap and the read size, never the
-input. Decompression and byte-order marks are ``ingest.inflate``'s.
+input. Decompression and byte-order marks are ``ingest.decode.inflate``'s.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, Final
 
 from enrich.redact import MAX_DEPTH
-from ingest.inflate import Blocks
-from ingest.jsonscan import (
+from ingest.decode.inflate import Blocks
+from ingest.decode.jsonscan import (
     TOO_DEEP,
     WHITESPACE,
     Failed,

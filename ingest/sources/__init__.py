@@ -1,0 +1,1 @@
+"""Where records come from: files, folders, standard input, FIFOs (import from ``ingest.sources.local``)."""
