@@ -3,7 +3,7 @@
 One run, one generated gzip input, each path in its own process (so each has its own peak RSS):
 
 * ``pipeline``: the real path, framing → decode → redact → enrich → OpenSearch bulk request bodies
-  (``ingest.opensearch.bulk_chunks``, the bytes the sink would send);
+  (``ingest.sinks.opensearch.encoder.bulk_chunks``, the bytes the sink would send);
 * ``lake``: the same path into the Parquet lake;
 * ``reference``: ``orjson`` and plain dicts, one record at a time, producing the same documents
   (``devtools.bench_reference``; a test holds the two to identical output);
@@ -34,11 +34,12 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.documents import bulk_lines
 from enrich.redact import redaction_from
-from ingest.deadletter import LocalDeadLetter
-from ingest.lake import ParquetLake
-from ingest.opensearch import BulkOptions, bulk_chunks
 from ingest.pipeline import Pipeline
-from ingest.sinks import SinkResult
+from ingest.sinks.base import SinkResult
+from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.lake import ParquetLake
+from ingest.sinks.opensearch.encoder import bulk_chunks
+from ingest.sinks.opensearch.service import BulkOptions
 from ingest.sources.local import LocalFile
 
 PATHS: Final = ("pipeline", "lake", "reference", "ceiling")

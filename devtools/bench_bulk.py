@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from devtools.fake_opensearch import FakeOpenSearch
 from devtools.frames import enriched
 from devtools.generate import iter_records
-from ingest.opensearch import BulkOptions, OpenSearchSink
-from ingest.opensearch_client import Endpoint, make_client
+from ingest.sinks.opensearch.client import Endpoint, make_client
+from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
 
 DESCRIPTION = "Bulk indexing throughput against the loopback OpenSearch, with and without gzip."
 

@@ -17,14 +17,14 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from enrich.redact import redaction_from
-from ingest.cluster_setup import apply
-from ingest.deadletter import LocalDeadLetter
-from ingest.lake import ParquetLake
-from ingest.opensearch import BulkOptions, OpenSearchSink
-from ingest.opensearch_client import Endpoint, make_client
 from ingest.pipeline import Limits, Pipeline
 from ingest.settings import check_writable, load_config
-from ingest.sinks import Sink
+from ingest.sinks.base import Sink
+from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.lake import ParquetLake
+from ingest.sinks.opensearch.client import Endpoint, make_client
+from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
+from ingest.sinks.opensearch.setup import apply
 from ingest.sources.local import SourceError, expand
 
 # 0: everything settled; 1: something to deliver again (or a damaged source); 2: usage or

@@ -13,11 +13,11 @@ from enrich.config import EnrichConfig
 from enrich.pipeline import enrich
 from enrich.redact import Redaction, redaction_from
 from ingest import telemetry
-from ingest.deadletter import DeadLetterStore
 from ingest.decode.framing import FramedBatch, Framer, position
 from ingest.decode.records import decode
 from ingest.outcomes import Outcome, RejectedRecord, RunSummary, classify
-from ingest.sinks import Sink
+from ingest.sinks.base import Sink
+from ingest.sinks.deadletter import DeadLetterStore
 
 
 class Source(Protocol):

@@ -9,10 +9,10 @@ import pytest
 
 from enrich.config import EnrichConfig
 from enrich.redact import redaction_from
-from ingest.deadletter import LocalDeadLetter
-from ingest.lake import ParquetLake
 from ingest.outcomes import RunSummary
 from ingest.pipeline import Limits, Pipeline
+from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.lake import ParquetLake
 from ingest.sources.local import expand
 
 Ingest = Callable[..., RunSummary]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from devtools.generate import write_logs
 from enrich import schema as S
-from ingest.lake import scan_lake
+from ingest.sinks.lake import scan_lake
 from tests.functional.conftest import Ingest
 
 

@@ -20,13 +20,14 @@ from devtools.generate import write_logs
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.redact import redaction_for
-from ingest.deadletter import LocalDeadLetter
-from ingest.lake import ParquetLake, scan_lake
-from ingest.opensearch import Backoff, BulkOptions, OpenSearchSink
-from ingest.opensearch_client import Endpoint, make_client
 from ingest.outcomes import RunSummary
 from ingest.pipeline import Pipeline
-from ingest.sinks import Sink, SinkResult
+from ingest.sinks.base import Sink, SinkResult
+from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.lake import ParquetLake, scan_lake
+from ingest.sinks.opensearch.client import Endpoint, make_client
+from ingest.sinks.opensearch.retry import Backoff
+from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
 from ingest.sources.local import expand
 from tests.support.opensearch_spec import spec_validator
 from tests.support.samples import samples_dir

@@ -10,7 +10,7 @@ import pytest
 
 from enrich import schema as S
 from ingest.decode.records import record_id
-from ingest.lake import scan_lake
+from ingest.sinks.lake import scan_lake
 from tests.functional.conftest import Ingest
 from tests.support.samples import MALFORMED, NDJSON_COUNTS, RAW_COUNTS, sample, samples_dir
 

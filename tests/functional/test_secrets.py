@@ -27,7 +27,7 @@ from devtools.generate import (
 )
 from enrich import schema as S
 from ingest.cli import main
-from ingest.lake import scan_lake
+from ingest.sinks.lake import scan_lake
 from tests.support.samples import sample
 from tests.unit.test_generate import (
     MATCH_DETAIL_LISTS,

@@ -16,7 +16,7 @@ from opensearchpy import OpenSearch
 
 from devtools.fake_opensearch import FakeOpenSearch
 from ingest.cli import main
-from ingest.opensearch_client import Endpoint, make_client
+from ingest.sinks.opensearch.client import Endpoint, make_client
 from tests.support.samples import NDJSON_COUNTS, samples_dir
 
 REAL = os.environ.get("OPENSEARCH_URL")

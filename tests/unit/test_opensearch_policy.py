@@ -7,8 +7,8 @@ import random
 import pytest
 
 from enrich.config import ConfigError
-from ingest.opensearch import Backoff, classify
-from ingest.opensearch_client import Endpoint
+from ingest.sinks.opensearch.client import Endpoint
+from ingest.sinks.opensearch.retry import Backoff, item_verdict
 
 
 @pytest.mark.parametrize(
@@ -32,7 +32,7 @@ from ingest.opensearch_client import Endpoint
     ],
 )
 def test_each_bulk_item_outcome_is_classified(status: object, error_type: str | None, verdict: str) -> None:
-    assert classify(status, error_type) == verdict
+    assert item_verdict(status, error_type) == verdict
 
 
 def test_backoff_is_full_jitter_bounded_by_the_cap() -> None:

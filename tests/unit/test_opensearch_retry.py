@@ -9,9 +9,9 @@ import pytest
 
 from enrich import schema as S
 from enrich.documents import BULK_LINES
-from ingest.opensearch import (
+from ingest.sinks.opensearch.encoder import bulk_chunks
+from ingest.sinks.opensearch.retry import (
     ONE_DOCUMENT,
-    bulk_chunks,
     next_request_bytes,
     request_outcomes,
     request_verdict,

@@ -17,7 +17,7 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from ingest.outcomes import RejectedRecord
 from ingest.pipeline import Pipeline
-from ingest.sinks import SinkResult
+from ingest.sinks.base import SinkResult
 
 RECORD = {
     "timestamp": 1767571200000,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from enrich import schema as S
-from ingest.sinks import SinkResult
+from ingest.sinks.base import SinkResult
 
 if TYPE_CHECKING:
     from polars._typing import ParquetCompression

@@ -1,0 +1,2 @@
+"""The OpenSearch sink, split as Vector splits one: client, encoder, retry logic, service; setup applies
+cluster content."""
