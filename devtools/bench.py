@@ -34,7 +34,7 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.documents import bulk_lines
 from enrich.redact import redaction_from
-from ingest.pipeline import Pipeline
+from ingest.run import Pipeline
 from ingest.sinks.base import SinkResult
 from ingest.sinks.deadletter import LocalDeadLetter
 from ingest.sinks.lake import ParquetLake

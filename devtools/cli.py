@@ -10,7 +10,7 @@ from pathlib import Path
 from devtools.bench import bench, table
 from devtools.generate import write_logs
 from enrich.config import ConfigError
-from ingest.cli import EXIT_OK, EXIT_USAGE, print_json
+from ingest.cli.main import EXIT_OK, EXIT_USAGE, print_json
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -1,6 +1,6 @@
 """Enrichment configuration as frozen values, parsed from a plain mapping (a TOML or JSON document).
 
-Reading the file is the caller's job (``ingest.settings``); everything here is pure so a bad file
+Reading the file is the caller's job (``ingest.config_file``); everything here is pure so a bad file
 fails at cold start with a sentence that names the offending key.
 """
 

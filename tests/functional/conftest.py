@@ -10,7 +10,7 @@ import pytest
 from enrich.config import EnrichConfig
 from enrich.redact import redaction_from
 from ingest.outcomes import RunSummary
-from ingest.pipeline import Limits, Pipeline
+from ingest.run import Limits, Pipeline
 from ingest.sinks.deadletter import LocalDeadLetter
 from ingest.sinks.lake import ParquetLake
 from ingest.sources.local import expand

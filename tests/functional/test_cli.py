@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from devtools.cli import main as dev_main
-from ingest.cli import main
+from ingest.cli.main import main
 from tests.support.samples import sample
 
 

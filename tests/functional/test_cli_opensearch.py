@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from devtools.fake_opensearch import FakeOpenSearch
-from ingest.cli import main
+from ingest.cli.main import main
 from tests.support.samples import sample
 
 GOLDEN = Path(__file__).resolve().parents[2] / "dashboards" / "golden"

@@ -21,7 +21,7 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.redact import redaction_for
 from ingest.outcomes import RunSummary
-from ingest.pipeline import Pipeline
+from ingest.run import Pipeline
 from ingest.sinks.base import Sink, SinkResult
 from ingest.sinks.deadletter import LocalDeadLetter
 from ingest.sinks.lake import ParquetLake, scan_lake

@@ -26,7 +26,7 @@ from devtools.generate import (
     write_logs,
 )
 from enrich import schema as S
-from ingest.cli import main
+from ingest.cli.main import main
 from ingest.sinks.lake import scan_lake
 from tests.support.samples import sample
 from tests.unit.test_generate import (

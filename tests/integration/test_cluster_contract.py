@@ -15,7 +15,7 @@ import pytest
 from opensearchpy import OpenSearch
 
 from devtools.fake_opensearch import FakeOpenSearch
-from ingest.cli import main
+from ingest.cli.main import main
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from tests.support.samples import NDJSON_COUNTS, samples_dir
 

@@ -16,7 +16,7 @@ import pytest
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from ingest.outcomes import RejectedRecord
-from ingest.pipeline import Pipeline
+from ingest.run import Pipeline
 from ingest.sinks.base import SinkResult
 
 RECORD = {

@@ -17,8 +17,8 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from enrich.redact import redaction_from
-from ingest.pipeline import Limits, Pipeline
-from ingest.settings import check_writable, load_config
+from ingest.config_file import check_writable, load_config
+from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
 from ingest.sinks.deadletter import LocalDeadLetter
 from ingest.sinks.lake import ParquetLake
