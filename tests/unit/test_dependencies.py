@@ -84,6 +84,13 @@ def test_runtime_packages_import_nothing_they_must_not(package: str) -> None:
     assert violations == [], "\n".join(map(str, violations))
 
 
+def test_the_check_reaches_modules_in_sub_packages() -> None:
+    modules = {module for _, module in _modules("ingest")}
+
+    assert {"ingest.sources.local", "ingest.decode.records", "ingest.sinks.opensearch.service"} <= modules
+    assert "ingest.cli.main" in modules
+
+
 def test_forbidden_imports_are_reported_with_file_and_line_wherever_they_sit() -> None:
     source = "\n".join(
         [
