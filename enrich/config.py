@@ -53,7 +53,8 @@ DEFAULT_REDACTED_QUERY_ARGS: Final = (
 # An HTTP header name (RFC 9110 token) and a query-argument name (no separators or spaces).
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _ARG_NAME: Final = re.compile(r"[^\s=&;#?/\\\"]+")
-_MARKER: Final = re.compile(r"[A-Za-z0-9 _.*()\[\]-]{1,64}")
+# What a redaction marker may hold: nothing a URL, a JSON string or a regex replacement gives meaning to.
+MARKER_SHAPE: Final = re.compile(r"[A-Za-z0-9 _.*()\[\]-]{1,64}")
 # The same marker WAF itself writes for redacted fields, so one dashboard filter covers both.
 DEFAULT_MARKER: Final = "REDACTED"
 DEFAULT_INDEX_PREFIX: Final = "waflens-events"
@@ -142,7 +143,7 @@ class EnrichConfig:
         base = () if replace else DEFAULT_REDACTED_HEADERS
         base_args = () if replace else DEFAULT_REDACTED_QUERY_ARGS
         marker = string(redaction.get("marker", DEFAULT_MARKER), "redaction.marker")
-        if not _MARKER.fullmatch(marker):
+        if not MARKER_SHAPE.fullmatch(marker):
             raise ConfigError(
                 f"redaction.marker {marker!r} must be 1-64 letters, digits, spaces or _ . * ( ) [ ] -"
             )

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final
 
-from enrich.config import DEFAULT_REDACTED_QUERY_ARGS, EnrichConfig
+from enrich.config import DEFAULT_REDACTED_QUERY_ARGS, MARKER_SHAPE, EnrichConfig
 from enrich.patterns import literal
 
 # WAF logs the headers it inserts (custom request handling) under this prefix, so an inserted
@@ -73,7 +73,7 @@ class Redaction:
     def __post_init__(self) -> None:
         if not self.names:
             raise ValueError("redaction needs at least one header name")
-        if not re.fullmatch(r"[A-Za-z0-9 _.*()\[\]-]{1,64}", self.marker):  # see enrich.config
+        if not MARKER_SHAPE.fullmatch(self.marker):
             raise ValueError(
                 f"redaction marker {self.marker!r} has characters a URL or JSON gives meaning to"
             )
@@ -133,14 +133,16 @@ class Redaction:
             verdict = verdicts[value] = normalize_name(value) in self.sensitive
         return verdict
 
-    def _mask(self, value: object) -> object:
+    def _mask(self, value: object, depth: int) -> object:
         """Every string inside ``value`` replaced by the marker; numbers, booleans and nulls kept."""
+        if depth > MAX_DEPTH:
+            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
         if isinstance(value, str):
             return self.marker
         if isinstance(value, list):
-            return [self._mask(v) for v in value]
+            return [self._mask(v, depth + 1) for v in value]
         if isinstance(value, dict):
-            return {k: self._mask(v) for k, v in value.items()}
+            return {k: self._mask(v, depth + 1) for k, v in value.items()}
         return value
 
     def _matched_data_is_secret(self, detail: dict[str, object]) -> bool:
@@ -177,18 +179,10 @@ class Redaction:
                 or (labelled and k == "value")
                 or (secret_matches and k == "matchedData")
             ):
-                self._check_depth(v, depth + 1)
-                out[self.redact_string(k)] = self._mask(v)
+                out[self.redact_string(k)] = self._mask(v, depth + 1)
             else:
                 out[self.redact_string(k)] = self.redact_object(v, depth + 1)
         return out
-
-    def _check_depth(self, value: object, depth: int) -> None:
-        if depth > MAX_DEPTH:
-            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
-        children = value if isinstance(value, list) else value.values() if isinstance(value, dict) else ()
-        for child in children:
-            self._check_depth(child, depth + 1)
 
 
 def redaction_for(

@@ -16,7 +16,7 @@ construction: a record the check passes holds no sensitive value the walk would 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Final
 
 import polars as pl
@@ -29,6 +29,12 @@ PAD: Final = r"[\x00-\x20]*"  # what normalize_name strips, as raw bytes (escape
 # An escape that can stand for a letter, a control character or a newline: a backslash that starts an
 # escape (an odd run of them) followed by anything but a quote, a backslash or a slash.
 ESCAPE: Final = r'(?:^|[^\\])(?:\\\\)*\\[^"\\/]'
+
+
+@cache  # one per Redaction: its regexes are built once, not per batch
+def text_redaction(redaction: Redaction) -> TextRedaction:
+    """The vectorized pass for ``redaction``."""
+    return TextRedaction(redaction)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ import polars as pl
 from enrich import schema as S
 from enrich.redact import Redaction, TooDeep
 from enrich.redact_bytes import redact_bytes
-from enrich.redact_text import TextRedaction
+from enrich.redact_text import text_redaction
 from ingest.decode.framing import FramedBatch, position
 from ingest.outcomes import RejectedRecord, RejectKind
 
@@ -95,7 +95,7 @@ def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     Only rows the prefilter matches go through the replace and check passes.
     """
     text = pl.col(_TEXT)
-    passes = TextRedaction(redaction)
+    passes = text_redaction(redaction)
     sensitive = frame[_TEXT].str.contains(passes.prefilter)
     plain = frame.filter(~sensitive).with_columns(text.alias(S.EVENT_ORIGINAL), pl.lit(False).alias("_exact"))
     secret = frame.filter(sensitive).with_columns(passes.redact(text).alias(S.EVENT_ORIGINAL))
