@@ -34,6 +34,7 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.documents import bulk_lines
 from enrich.redact import redaction_from
+from ingest.deadline import Deadline
 from ingest.run import Pipeline
 from ingest.sinks.base import SinkResult
 from ingest.sinks.deadletter import LocalDeadLetter
@@ -54,7 +55,7 @@ class BulkBodySink:
     def __init__(self) -> None:
         self.bytes = 0
 
-    def write(self, batch: pl.DataFrame) -> SinkResult:
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
         """Build the bulk bodies for ``batch``."""
         for chunk in bulk_chunks(bulk_lines(batch.lazy()).collect(), BulkOptions.max_bytes):
             self.bytes += len(chunk.body)
@@ -77,7 +78,7 @@ def measure(path: str, source: Path, workdir: Path) -> dict[str, float]:
         pipeline = Pipeline(
             config=config, sinks=[sink], dead_letter=LocalDeadLetter(workdir / "dead", redaction)
         )
-        summary = pipeline.run([LocalFile(source)])
+        summary = pipeline.run([LocalFile(source)], keep_records=False).summary
         records, out = summary.delivered, getattr(sink, "bytes", 0)
     elif path == "reference":
         reference = Reference(config)

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from devtools.fake_opensearch import FakeOpenSearch
 from devtools.frames import enriched
 from devtools.generate import iter_records
+from ingest.deadline import Deadline
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
 
@@ -34,7 +35,7 @@ def measure(frame_records: list[str], *, compress: bool, repeat: int) -> dict[st
         with FakeOpenSearch() as server:
             sink = OpenSearchSink(make_client(Endpoint(url=server.url, compress=compress)), BulkOptions())
             started = time.perf_counter()
-            result = sink.write(frame)
+            result = sink.write(frame, Deadline.never())
             runs.append(time.perf_counter() - started)
             assert not result.retryable
             assert not result.rejected

@@ -13,15 +13,28 @@ from enrich.config import EnrichConfig
 from enrich.pipeline import enrich
 from enrich.redact import Redaction, redaction_from
 from ingest import telemetry
-from ingest.decode.framing import FramedBatch, Framer, position
+from ingest.deadline import Deadline
+from ingest.decode.framing import FramedBatch, Framer
 from ingest.decode.records import decode
-from ingest.outcomes import Outcome, RejectedRecord, RunSummary, classify
-from ingest.sinks.base import Sink
+from ingest.outcomes import (
+    OUTCOMES,
+    Outcome,
+    RejectedRecord,
+    RunResult,
+    SourceEnd,
+    classify,
+    rejected_rows,
+)
+from ingest.sinks.base import Sink, SinkResult
 from ingest.sinks.deadletter import DeadLetterStore
+
+_DELIVERED, _RETRYABLE, _REJECTED = (
+    pl.lit(o.value, OUTCOMES["outcome"]) for o in (Outcome.DELIVERED, Outcome.RETRYABLE, Outcome.REJECTED)
+)
 
 
 class Source(Protocol):
-    """Something with a name whose bytes can be streamed."""
+    """Something with a name whose bytes can be streamed; the name keys its records' outcomes."""
 
     @property
     def name(self) -> str: ...
@@ -62,125 +75,192 @@ class Pipeline:
         self.redaction: Redaction = redaction_from(config)
         self.projection = projection_for(sinks)
 
-    def run(self, sources: Iterable[Source]) -> RunSummary:
-        """Process every source and return the counts; a run whose counts do not balance is a bug."""
-        summary = RunSummary()
-        for source in sources:
-            summary.sources += 1
-            self.run_source(source, summary)
-        if not summary.balanced:
-            telemetry.accounting_error(summary)
-        telemetry.run_finished(summary)
-        return summary
+    def run(
+        self, sources: Iterable[Source], *, deadline: Deadline | None = None, keep_records: bool = True
+    ) -> RunResult:
+        """Process every source until ``deadline``; return each record's outcome and the summary.
 
-    def run_source(self, source: Source, summary: RunSummary) -> None:
-        """Process one source into ``summary``; whatever goes wrong stays inside this source."""
+        With ``keep_records=False`` (a long CLI run) only the summary is kept, folded batch by batch
+        from the same outcome rows. A run whose counts do not balance is a bug.
+        """
+        deadline = deadline or Deadline.never()
+        result, kept = RunResult(), []
+        for source in sources:
+            end = SourceEnd(source.name, "unfinished", "the deadline came before it was read")
+            if not deadline.passed():
+                for outcomes in self._run_source(source, deadline):
+                    if isinstance(outcomes, SourceEnd):
+                        end = outcomes
+                        continue
+                    result.summary.add(outcomes)
+                    if keep_records:
+                        kept.append(outcomes)
+            result.summary.end(end)
+            result.sources.append(end)
+        if kept:
+            result.records = pl.concat(kept)
+        if not result.summary.balanced:
+            telemetry.accounting_error(result.summary)
+        telemetry.run_finished(result.summary)
+        return result
+
+    def _run_source(self, source: Source, deadline: Deadline) -> Iterable[pl.DataFrame | SourceEnd]:
+        """Each batch's outcome rows, then how the source ended; whatever goes wrong stays inside it."""
         framer = Framer(source.name, max_records=self.limits.batch_records, max_bytes=self.limits.batch_bytes)
         damage_rejected = False  # the record the damage cut short is already a truncated_input reject
         try:
             with source.open() as stream:
                 for batch in framer.batches(stream):
+                    if deadline.passed():
+                        yield _settled(
+                            batch, _all(batch, source.name, Outcome.RETRYABLE, "the deadline came first")
+                        )
+                        yield SourceEnd(source.name, "unfinished", "the deadline came before its end")
+                        return
                     damage_rejected |= any(r.kind == "truncated_input" for r in batch.rejected)
-                    self.run_batch(batch, source.name, summary)
+                    try:
+                        outcomes, documents = self.run_batch(batch, source.name, deadline)
+                    except Exception as exc:  # the failure boundary: the next source still runs
+                        reason = telemetry.describe_failure(exc)  # the error and where, never content
+                        yield _settled(batch, _all(batch, source.name, Outcome.RETRYABLE, reason))
+                        telemetry.source_failed(source.name, reason)
+                        yield SourceEnd(source.name, "failed", reason)
+                        return
+                    yield _settled(batch, outcomes, documents)
         except OSError as exc:
-            summary.unreadable.append(f"{source.name}: {exc.strerror or type(exc).__name__}")
-            telemetry.source_warning(source.name, f"unreadable: {exc.strerror or type(exc).__name__}")
+            problem = f"unreadable: {exc.strerror or type(exc).__name__}"
+            telemetry.source_warning(source.name, problem)
+            yield SourceEnd(source.name, "unreadable", exc.strerror or type(exc).__name__)
             return
-        except Exception as exc:  # the failure boundary: the next source still runs
-            reason = telemetry.describe_failure(exc)  # names the error and where, never record content
-            summary.failed.append(f"{source.name}: {reason}")
+        except Exception as exc:  # raised while framing, outside any batch: no record is lost
+            reason = telemetry.describe_failure(exc)
             telemetry.source_failed(source.name, reason)
+            yield SourceEnd(source.name, "failed", reason)
             return
-        if framer.error is not None:
-            self._damaged(source.name, framer.error, summary, entry=not damage_rejected)
+        if framer.error is None:
+            yield SourceEnd(source.name, "complete")
+            return
+        telemetry.source_warning(source.name, framer.error)
+        if not damage_rejected:  # the break fell between records: an entry of its own, counted
+            entry = RejectedRecord(source.name, 0, 0, "damaged_input", framer.error, b"")
+            yield self._settle_rejected([entry], source.name)
+        yield SourceEnd(source.name, "damaged", framer.error)
 
-    def _damaged(self, source: str, problem: str, summary: RunSummary, *, entry: bool) -> None:
-        """A source whose bytes break off: listed, and one dead-letter entry naming it and the offset.
+    def run_batch(
+        self, batch: FramedBatch, source: str, deadline: Deadline
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Decode, enrich and deliver one batch: one ``OUTCOMES`` row per record in it, and the documents.
 
-        When the damage cut a record short, that record's truncated_input rejection is the entry;
-        otherwise (the break fell between records) the entry is an empty one of its own, counted.
+        If anything raises, the caller makes every record of the batch Retryable (sinks and the
+        dead-letter store are idempotent, so redelivering records that were in fact written converges).
         """
-        summary.damaged.append(f"{source}: {problem}")
-        telemetry.source_warning(source, problem)
-        if entry:
-            summary.records_in += 1
-            self._settle_rejected(
-                [RejectedRecord(source, "end of data", "damaged_input", problem, b"")], summary
-            )
-
-    def run_batch(self, batch: FramedBatch, source: str, summary: RunSummary) -> None:
-        """Decode, enrich and deliver one batch; settle every record's outcome exactly once.
-
-        The batch is counted only once it is settled; if anything fails before that, every record of
-        the batch is Retryable (sinks and the dead-letter store are idempotent, so a redelivery of
-        records that were in fact written converges on the same state).
-        """
-        try:
+        with telemetry.span("decode"):
             decoded = decode(batch, source=source, redaction=self.redaction, projection=self.projection)
-            if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
-                raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
+        if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
+            raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
+        with telemetry.span("enrich"):
             documents = enrich(decoded.frame.lazy(), self.config).collect()
-            retryable, sink_rejected, already = self._deliver(documents, source)
-        except Exception:
-            summary.records_in += len(batch)
-            summary.retryable += len(batch)
-            raise
-        summary.records_in += len(batch)
-        summary.retryable += retryable
-        summary.already_present += already
-        summary.delivered += documents.height - retryable - len(sink_rejected)
-        self._settle_rejected(batch.rejected + decoded.rejected + sink_rejected, summary)
+        with telemetry.span("deliver"):
+            delivered, sink_rejected = self._deliver(documents, source, deadline)
+        outcomes = pl.concat(
+            [delivered, self._settle_rejected(batch.rejected + decoded.rejected + sink_rejected, source)]
+        )
+        if outcomes.height != len(batch):
+            raise AssertionError(f"{source}: a record has no outcome")
+        return outcomes, documents
 
-    def _settle_rejected(self, rejected: list[RejectedRecord], summary: RunSummary) -> None:
+    def _settle_rejected(self, rejected: list[RejectedRecord], source: str) -> pl.DataFrame:
         """Rejected once stored in the dead-letter store; Retryable when the store cannot take them."""
+        if not rejected:
+            return OUTCOMES.to_frame()
         try:
             self.dead_letter.put(rejected)
         except OSError as exc:  # rejected but not stored: the source must deliver them again
-            telemetry.records_retryable(len(rejected), f"dead-letter write failed: {exc.strerror or exc}")
-            summary.retryable += len(rejected)
-            return
-        telemetry.records_rejected(rejected)
-        summary.add_rejected(rejected)
+            reason = f"dead-letter write failed: {exc.strerror or type(exc).__name__}"
+            return rejected_rows(rejected, Outcome.RETRYABLE).with_columns(
+                pl.lit(reason).alias("reason"), pl.lit(None, pl.String).alias("kind")
+            )
+        return rejected_rows(rejected)
 
-    def _deliver(self, documents: pl.DataFrame, source: str) -> tuple[int, list[RejectedRecord], int]:
-        """Write to every sink; return (retryable rows, rows a sink rejected, rows already present).
+    def _deliver(
+        self, documents: pl.DataFrame, source: str, deadline: Deadline
+    ) -> tuple[pl.DataFrame, list[RejectedRecord]]:
+        """Write to every sink; the rows of records delivered or retryable, and those a sink refused.
 
         ``outcomes.classify`` settles each record some sink did not deliver: usually a handful, at
         worst one batch when a sink fails wholesale, so a loop over those ids costs milliseconds.
         """
-        results = [(sink, sink.write(documents)) for sink in self.sinks]
-        for sink, result in results:
-            if result.retryable:
-                telemetry.records_retryable(len(result.retryable), result.retry_reason or sink.name)
+        results = [(sink, sink.write(documents, deadline)) for sink in self.sinks]
         troubled = set().union(*(r.retryable | r.rejected.keys() for _, r in results))
-        retry_ids, reasons = set(), {}
+        retry, refused = {}, {}
         for doc_id in troubled:
-            per_sink = [
-                Outcome.RETRYABLE
-                if doc_id in r.retryable
-                else Outcome.REJECTED
-                if doc_id in r.rejected
-                else Outcome.DELIVERED
-                for _, r in results
-            ]
-            outcome = classify(per_sink)
+            outcome = classify([_verdict(doc_id, r) for _, r in results])
             if outcome is Outcome.RETRYABLE:
-                retry_ids.add(doc_id)
+                retry[doc_id] = "; ".join(
+                    f"{s.name}: {r.retry_reason}" for s, r in results if doc_id in r.retryable
+                )
             elif outcome is Outcome.REJECTED:
-                reasons[doc_id] = "; ".join(
+                refused[doc_id] = "; ".join(
                     f"{s.name}: {r.rejected[doc_id]}" for s, r in results if doc_id in r.rejected
                 )
+        present = set().union(*(r.present for _, r in results))
         ids = pl.col(S.DOC_ID)
-        retryable = documents.filter(ids.is_in(list(retry_ids))).height if retry_ids else 0
-        refused = documents.filter(ids.is_in(list(reasons))) if reasons else documents.clear()
+        rows = documents.select(
+            pl.lit(source).alias("source"),
+            pl.col("line").cast(pl.Int64),
+            pl.col("part").cast(pl.Int64),
+            pl.when(ids.is_in(list(retry)))
+            .then(_RETRYABLE)
+            .when(ids.is_in(list(refused)))
+            .then(_REJECTED)
+            .otherwise(_DELIVERED)
+            .alias("outcome"),
+            ids,
+            pl.lit(None, pl.String).alias("kind"),
+            ids.replace_strict(retry, default=None, return_dtype=pl.String).alias("reason"),
+            (ids.is_in(list(present)) | ~ids.is_first_distinct()).alias("replay"),
+        )
         rejected = [
-            RejectedRecord(
-                source,
-                position(row["line"], row["part"]),
-                "sink_rejected",
-                reasons[row[S.DOC_ID]],
-                row[S.EVENT_ORIGINAL].encode(),
-            )
-            for row in refused.select(S.DOC_ID, "line", "part", S.EVENT_ORIGINAL).iter_rows(named=True)
+            RejectedRecord(source, line, part, "sink_rejected", refused[i], text.encode(), doc_id=i)
+            for i, line, part, text in documents.filter(ids.is_in(list(refused)))
+            .select(S.DOC_ID, "line", "part", S.EVENT_ORIGINAL)
+            .iter_rows()
         ]
-        return retryable, rejected, max((r.already_present for _, r in results), default=0)
+        return rows.filter(pl.col("outcome") != Outcome.REJECTED.value).with_columns(
+            pl.col("replay") & (pl.col("outcome") == Outcome.DELIVERED.value)
+        ), rejected
+
+
+def _settled(
+    batch: FramedBatch, outcomes: pl.DataFrame, documents: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Report one settled batch to telemetry (one log line at most, aggregated metrics) and pass it on."""
+    source = outcomes["source"][0] if outcomes.height else ""
+    telemetry.batch_settled(source, outcomes, bytes_in=batch.text_bytes, documents=documents)
+    return outcomes
+
+
+def _verdict(doc_id: str, result: SinkResult) -> Outcome:
+    if doc_id in result.retryable:
+        return Outcome.RETRYABLE
+    return Outcome.REJECTED if doc_id in result.rejected else Outcome.DELIVERED
+
+
+def _all(batch: FramedBatch, source: str, outcome: Outcome, reason: str) -> pl.DataFrame:
+    """Every record of ``batch`` with one outcome (a batch that failed, or that the deadline stopped)."""
+    lines = batch.lines + [r.line for r in batch.rejected]
+    parts = batch.parts + [r.part for r in batch.rejected]
+    n = len(lines)
+    return pl.DataFrame(
+        {
+            "source": [source] * n,
+            "line": lines,
+            "part": parts,
+            "outcome": [outcome.value] * n,
+            "_id": [None] * n,
+            "kind": [None] * n,
+            "reason": [reason] * n,
+            "replay": [False] * n,
+        },
+        schema=OUTCOMES,
+    )

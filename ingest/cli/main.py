@@ -16,14 +16,14 @@ from opensearchpy.exceptions import OpenSearchException
 
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
-from enrich.redact import redaction_from
-from ingest.config_file import check_writable, load_config
-from ingest.run import Limits, Pipeline
-from ingest.sinks.base import Sink
-from ingest.sinks.deadletter import LocalDeadLetter
-from ingest.sinks.lake import ParquetLake
+from ingest import telemetry
+from ingest.compose import FIELD_NAMES, Settings, build_pipeline
+from ingest.config_file import load_config
+from ingest.deadline import Deadline
+from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME
+from ingest.run import Limits
 from ingest.sinks.opensearch.client import Endpoint, make_client
-from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
+from ingest.sinks.opensearch.service import BulkOptions
 from ingest.sinks.opensearch.setup import apply
 from ingest.sources.local import SourceError, expand
 
@@ -31,7 +31,16 @@ from ingest.sources.local import SourceError, expand
 # configuration; 3: the run's counts do not balance, a bug in waflens.
 EXIT_OK, EXIT_RETRY, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 # Credentials come from the environment, never the command line (it shows in process lists).
-ENV_USERNAME, ENV_PASSWORD, ENV_REGION = "OPENSEARCH_USERNAME", "OPENSEARCH_PASSWORD", "AWS_REGION"
+CLI_NAMES = {
+    **FIELD_NAMES,
+    "lake": "--lake",
+    "dead_letter": "--dead-letter",
+    "opensearch": "--opensearch",
+    "batch_records": "--batch-records",
+    "bulk_bytes": "--bulk-bytes",
+    "bulk_concurrency": "--bulk-concurrency",
+    "deadline": "--deadline",
+}
 
 
 def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
@@ -68,10 +77,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     ingest.add_argument("--bulk-concurrency", type=int, default=BulkOptions.concurrency)
     ingest.add_argument(
+        "--retry-seconds",
+        type=float,
+        default=BulkOptions.retry_seconds,
+        help="seconds to keep retrying one batch's failed documents",
+    )
+    ingest.add_argument(
         "--deadline",
         type=float,
-        default=BulkOptions.deadline_seconds,
-        help="seconds to keep retrying a batch",
+        metavar="SECONDS",
+        help="end the run after SECONDS: what is unfinished then is reported retryable (default: none)",
+    )
+    ingest.add_argument(
+        "--metrics",
+        type=Path,
+        metavar="FILE",
+        help="append the run's metrics to FILE as CloudWatch EMF lines (default: off)",
     )
 
     setup = commands.add_parser("setup", help="apply (or render) the index template and retention policy")
@@ -94,35 +115,37 @@ def _endpoint(args: argparse.Namespace) -> Endpoint:
     )
 
 
-def _ingest(args: argparse.Namespace) -> int:
-    if args.batch_records < 1:
-        raise ConfigError("--batch-records must be at least 1")
-    if args.lake is None and args.opensearch is None:
-        raise ConfigError("name a target: --lake DIR, --opensearch URL, or both")
-    config, _ = load_config(args.config)
-    expansion = expand(args.paths)
-    redaction = redaction_from(config)
-    dead_letter_dir = args.dead_letter or (
-        args.lake / "_dead_letter" if args.lake else Path("waflens-dead-letter")
-    )
-    # permanent mistakes are found before any work, not as every record turning retryable
-    check_writable(dead_letter_dir, "--dead-letter")
-    sinks: list[Sink] = []
-    if args.lake is not None:
-        check_writable(args.lake, "--lake")
-        sinks.append(ParquetLake(args.lake))
-    if args.opensearch is not None:
-        options = BulkOptions(
-            max_bytes=args.bulk_bytes, concurrency=args.bulk_concurrency, deadline_seconds=args.deadline
-        )
-        sinks.append(OpenSearchSink(make_client(_endpoint(args)), options))
-    pipeline = Pipeline(
-        config=config,
-        sinks=sinks,
-        dead_letter=LocalDeadLetter(dead_letter_dir, redaction),
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The ingest command's settings; each mistake is one sentence naming the option."""
+    endpoint = _endpoint(args) if args.opensearch is not None else None
+    return Settings(
+        config=args.config,
+        lake=args.lake,
+        dead_letter=args.dead_letter,
+        opensearch=endpoint,
+        bulk=BulkOptions(
+            max_bytes=args.bulk_bytes,
+            concurrency=args.bulk_concurrency,
+            retry_seconds=args.retry_seconds,
+            request_seconds=args.timeout,
+        ),
         limits=Limits(batch_records=args.batch_records),
+        deadline_seconds=args.deadline,
+        metrics=args.metrics or "off",
+        names=CLI_NAMES,
     )
-    summary = pipeline.run(expansion.sources)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    pipeline = build_pipeline(settings)
+    expansion = expand(args.paths)
+    deadline = Deadline.after(settings.deadline_seconds) if settings.deadline_seconds else None
+    telemetry.configure_metrics(settings.metrics)
+    try:
+        summary = pipeline.run(expansion.sources, deadline=deadline, keep_records=False).summary
+    finally:
+        telemetry.flush_metrics()
     summary.skipped.extend(expansion.skipped)
     print_json(summary.as_dict())
     if not summary.balanced:

@@ -72,16 +72,11 @@ class FramedBatch:
         return len(self.texts) + len(self.rejected)
 
 
-def position(line: int, part: int = 0) -> str:
-    """How a record's place in its source is written in reasons: ``line 12`` or ``line 4, object 2``."""
-    return f"line {line}" if part == 0 else f"line {line}, object {part}"
-
-
 @dataclass
 class _Cut:
     """An oversize record: its first bytes are kept, the rest is skipped as it arrives."""
 
-    where: str
+    part: int  # its object number on the line it starts on (0: the whole line)
     original: bytes
     line: int  # where it starts
     seen: int  # its bytes so far
@@ -177,16 +172,16 @@ class Framer:
     def _start_cut(self) -> bytes:
         """Keep the first bytes of the unfinished record; return the rest, to be skipped."""
         record, limit = self._pending, self.max_record_bytes
-        where = position(self._line, self._part + 1 if self._part else 0)
+        part = self._part + 1 if self._part else 0
         head = record[:limit]
-        self._cut = _Cut(where, head, self._line, limit, head.count(b"\n"), multiline=b"\n" in head)
+        self._cut = _Cut(part, head, self._line, limit, head.count(b"\n"), multiline=b"\n" in head)
         self._pending = b""
         return record[limit:]
 
     def _end_cut(self) -> None:
         cut, self._cut = self._cut, None
         assert cut is not None
-        self._oversize(cut.original, cut.where, cut.seen)
+        self._oversize(cut.original, cut.seen, cut.line, cut.part)
         self._line, self._part = cut.line + cut.newlines, 0
 
     def _frame(self, *, final: bool, open_tail: bool = False) -> None:
@@ -275,39 +270,40 @@ class Framer:
 
     def _settle(self, text: bytes, line: int, part: int, value: object = _ONE_OBJECT) -> None:
         """One value: a record, or rejected for its size, type, depth or bytes."""
-        where = position(line, part)
         if len(text) > self.max_record_bytes:
-            self._oversize(text, where, len(text))
+            self._oversize(text, len(text), line, part)
         elif value is TOO_DEEP:
-            self._reject(text, where, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
+            self._reject(text, line, part, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
         elif not isinstance(value, dict) and value is not _ONE_OBJECT:
             kind = type(value).__name__
-            self._reject(text, where, "not_an_object", f"a JSON {kind}, not a WAF record object")
+            self._reject(text, line, part, "not_an_object", f"a JSON {kind}, not a WAF record object")
         elif value is not _ONE_OBJECT and not one_object(text) and nesting(text) > MAX_DEPTH:
-            self._reject(text, where, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
+            self._reject(text, line, part, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
         elif is_utf8(text):
             self._batch.add(text, line, part)
         else:
-            self._reject(text, where, "invalid_utf8", "not UTF-8 text")
+            self._reject(text, line, part, "invalid_utf8", "not UTF-8 text")
 
     def _reject_rest(self, chunk: str, line: int, failed: Failed, *, at_end: bool) -> None:
         """Reject what could not be parsed, up to the next line that starts a record."""
-        extra = chunk.count("\n")
-        where = position(line) if extra == 0 else f"lines {line}-{line + extra}"
+        last = line + chunk.count("\n")
         original = chunk.encode("utf-8", "surrogateescape")
         if len(original) > self.max_record_bytes:
-            self._oversize(original, where, len(original))
+            self._oversize(original, len(original), line, 0, last)
         elif at_end and self.error is not None:
             reason = f"{self.error}; incomplete record: {failed.detail}"
-            self._reject(original, where, "truncated_input", reason)
+            self._reject(original, line, 0, "truncated_input", reason, last=last)
         else:
-            self._reject(original, where, failed.kind, failed.detail)
+            self._reject(original, line, 0, failed.kind, failed.detail, last=last)
 
-    def _oversize(self, original: bytes, where: str, seen: int) -> None:
+    def _oversize(self, original: bytes, seen: int, line: int, part: int, last: int = 0) -> None:
         limit = self.max_record_bytes
         reason = f"record larger than {limit} bytes (cut at {limit} bytes; at least {seen} bytes seen)"
-        self._reject(original[:limit], where, "oversize", reason)
+        self._reject(original[:limit], line, part, "oversize", reason, last=last)
 
-    def _reject(self, original: bytes, where: str, kind: RejectKind, reason: str) -> None:
-        self._batch.rejected.append(RejectedRecord(self.source, where, kind, reason, original))
+    def _reject(
+        self, original: bytes, line: int, part: int, kind: RejectKind, reason: str, *, last: int = 0
+    ) -> None:
+        record = RejectedRecord(self.source, line, part, kind, reason, original, last_line=last)
+        self._batch.rejected.append(record)
         self._rejected += len(original)

@@ -20,7 +20,7 @@ from enrich import schema as S
 from enrich.redact import Redaction, TooDeep
 from enrich.redact_bytes import redact_bytes
 from enrich.redact_text import text_redaction
-from ingest.decode.framing import FramedBatch, position
+from ingest.decode.framing import FramedBatch
 from ingest.outcomes import RejectedRecord, RejectKind
 
 if TYPE_CHECKING:
@@ -175,11 +175,10 @@ def _exact_path(
     decode_texts: list[str] = []
     rejected: list[RejectedRecord] = []
     for row in rows.iter_rows(named=True):  # rare rows only: see the module docstring
-        where = position(row["line"], row["part"])
         problem, value = _parse(row[_TEXT], redaction)
         if problem is not None:
             kind, reason, original = problem
-            rejected.append(RejectedRecord(source, where, kind, reason, original))
+            rejected.append(RejectedRecord(source, row["line"], row["part"], kind, reason, original))
             continue
         row[S.EVENT_ORIGINAL] = orjson.dumps(value).decode()  # normalized: one key each, redacted
         for name, column in kept.items():
@@ -271,7 +270,8 @@ def _check_required(
     rejected = [
         RejectedRecord(
             source,
-            position(row["line"], row["part"]),
+            row["line"],
+            row["part"],
             "missing_field" if row["_missing"] else row["_kind"],
             f"missing required field(s): {row['_missing']}" if row["_missing"] else str(row["_bad"]),
             row[S.EVENT_ORIGINAL].encode(),

@@ -7,6 +7,8 @@ from typing import Protocol
 
 import polars as pl
 
+from ingest.deadline import Deadline
+
 
 @dataclass
 class SinkResult:
@@ -14,7 +16,7 @@ class SinkResult:
 
     retryable: set[str] = field(default_factory=set)
     rejected: dict[str, str] = field(default_factory=dict)  # _id -> the sink's reason
-    already_present: int = 0  # delivered ids the sink already held (a replay)
+    present: set[str] = field(default_factory=set)  # delivered ids the sink already held (a replay)
     retry_reason: str | None = None  # why ids are retryable, for the run's log
 
 
@@ -24,6 +26,9 @@ class Sink(Protocol):
     name: str
     projection: pl.Schema  # the WAF columns this sink needs decoded (see ``enrich.schema``)
 
-    def write(self, batch: pl.DataFrame) -> SinkResult:
-        """Deliver ``batch`` (``enrich.schema.ENRICHED`` columns, restricted to ``projection``)."""
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
+        """Deliver ``batch`` (``enrich.schema.ENRICHED`` columns, restricted to ``projection``).
+
+        No request may outlive ``deadline``: what cannot be written before it is retryable, unsent.
+        """
         ...

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 import polars as pl
 
 from enrich import schema as S
+from ingest.deadline import Deadline
 from ingest.sinks.base import SinkResult
 
 if TYPE_CHECKING:
@@ -50,17 +51,23 @@ class ParquetLake:
         self.root = root
         self.compression = compression
 
-    def write(self, batch: pl.DataFrame) -> SinkResult:
-        """Write the ids the lake does not hold yet; an I/O failure makes the whole batch retryable."""
-        rows = batch.select(*S.LAKE_FILE.names(), *partition_columns()).unique(
-            S.DOC_ID, keep="first", maintain_order=True
-        )
-        written = 0
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
+        """Write the ids the lake does not hold yet; an I/O failure makes the whole batch retryable.
+
+        Partitions the deadline leaves unwritten are retryable (a replay rewrites nothing twice).
+        """
+        rows = batch.select(*S.LAKE_FILE.names(), *partition_columns())
+        written: set[str] = set()
         folder = self.root
         try:
             for (day, account), part in rows.group_by(S.EVENT_DATE, S.ACCOUNT_PARTITION):
+                if deadline.passed():
+                    unsent = set(batch[S.DOC_ID].to_list()) - written
+                    return SinkResult(
+                        retryable=unsent, retry_reason="the deadline came before the lake write"
+                    )
                 folder = self.root / f"{S.EVENT_DATE}={day}" / f"{S.ACCOUNT_PARTITION}={account}"
-                written += self._write_new(folder, part.drop(S.EVENT_DATE, S.ACCOUNT_PARTITION))
+                written |= self._write_new(folder, part.drop(S.EVENT_DATE, S.ACCOUNT_PARTITION))
         except OSError as exc:
             ids = set(batch[S.DOC_ID].to_list())
             return SinkResult(retryable=ids, retry_reason=f"lake write failed: {exc}")
@@ -68,19 +75,22 @@ class ParquetLake:
             ids = set(batch[S.DOC_ID].to_list())
             reason = f"lake write failed: a file in {folder} cannot be read ({type(exc).__name__})"
             return SinkResult(retryable=ids, retry_reason=reason)
-        return SinkResult(already_present=batch.height - written)
+        return SinkResult(present=set(batch[S.DOC_ID].to_list()) - written)
 
-    def _write_new(self, folder: Path, rows: pl.DataFrame) -> int:
+    def _write_new(self, folder: Path, rows: pl.DataFrame) -> set[str]:
+        """Write the rows whose ids the partition lacks (each id once); return the ids written."""
+        rows = rows.unique(S.DOC_ID, keep="first", maintain_order=True)
         new = rows.filter(~pl.col(S.DOC_ID).is_in(self._present(folder, rows[S.DOC_ID]).implode()))
         if new.is_empty():
-            return 0
-        digest = hashlib.blake2b("\n".join(sorted(new[S.DOC_ID].to_list())).encode(), digest_size=12)
+            return set()
+        ids = new[S.DOC_ID].to_list()
+        digest = hashlib.blake2b("\n".join(sorted(ids)).encode(), digest_size=12)
         target = folder / f"part-{digest.hexdigest()}.parquet"
         folder.mkdir(parents=True, exist_ok=True)
         temporary = folder / f".{target.name}.tmp"  # hidden from readers until complete
         new.sort(S.TIMESTAMP).write_parquet(temporary, compression=self.compression, statistics=True)
         os.replace(temporary, target)
-        return new.height
+        return set(ids)
 
     def _present(self, folder: Path, ids: pl.Series) -> pl.Series:
         """Which of ``ids`` the partition already holds, scanning only its ``_id`` column in streaming."""

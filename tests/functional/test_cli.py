@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+import polars as pl
 import pytest
 
 from devtools.cli import main as dev_main
@@ -163,3 +164,40 @@ def test_generate_creates_missing_folders_and_reports_unwritable_paths(
     assert (code, summary) == (2, None)
     assert "cannot write" in err
     assert "Traceback" not in err
+
+
+def test_metrics_go_to_a_local_file_as_emf_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = [str(sample("panther.ndjson")), str(sample("malformed", "wazuh_aws-waf-invalid-json.log"))]
+    metrics = tmp_path / "metrics.jsonl"
+    code, summary, _ = run(
+        ["ingest", *corpus, "--lake", str(tmp_path / "lake"), "--metrics", str(metrics)], capsys
+    )
+    assert code == 0
+    assert summary is not None
+    documents = [orjson.loads(line) for line in metrics.read_text().splitlines()]
+    assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "waflens" for d in documents)
+    run_counts = next(d for d in documents if "RecordsIn" in d)
+    assert (sum(run_counts["RecordsIn"]), sum(run_counts["RecordsRejected"])) == (
+        summary["records_in"],
+        summary["rejected"],
+    )
+    blocked = sum(sum(d["BlockedRequests"]) for d in documents if "BlockedRequests" in d)
+    lake = pl.scan_parquet(tmp_path / "lake" / "**" / "*.parquet")
+    assert blocked == lake.filter(pl.col("waflens").struct.field("blocked")).collect().height > 0
+
+    code, _, _ = run(["ingest", *corpus, "--lake", str(tmp_path / "lake2")], capsys)
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lake", "lake2", "metrics.jsonl"]
+
+
+def test_a_run_past_its_deadline_reports_the_sources_it_did_not_finish_and_exits_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    paths = [str(sample("panther.ndjson")), str(sample("aws-waf-security-automations.ndjson"))]
+    code, summary, _ = run(["ingest", *paths, "--lake", str(tmp_path / "lake"), "--deadline", "1e-9"], capsys)
+    assert code == 1
+    assert summary is not None
+    assert summary["records_in"] == summary["retryable"] + summary["delivered"] + summary["rejected"]
+    assert [u.split(": ")[1] for u in summary["unfinished"]] == ["the deadline came before it was read"] * 2  # type: ignore[union-attr]

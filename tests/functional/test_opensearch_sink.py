@@ -20,6 +20,7 @@ from devtools.generate import write_logs
 from enrich import schema as S
 from enrich.config import EnrichConfig
 from enrich.redact import redaction_for
+from ingest.deadline import Clock, Deadline
 from ingest.outcomes import RunSummary
 from ingest.run import Pipeline
 from ingest.sinks.base import Sink, SinkResult
@@ -48,14 +49,28 @@ class FakeClock:
         self.now += seconds
 
 
+class Clocked:
+    """A sink whose deadlines run on a test clock: the run's deadline (none here) moved onto ``clock``."""
+
+    def __init__(self, sink: OpenSearchSink, clock: Clock) -> None:
+        self.sink, self.clock, self.name, self.projection = sink, clock, sink.name, sink.projection
+
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
+        assert deadline.at == float("inf")
+        return self.sink.write(batch, Deadline.never(self.clock))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.sink, name)
+
+
 def opensearch_sink(
-    url: str, *, timeout: float = 5.0, clock: FakeClock | None = None, **options: object
-) -> OpenSearchSink:
+    url: str, *, timeout: float = 5.0, clock: FakeClock | None = None, **options: Any
+) -> Clocked:
     clock = clock or FakeClock()
     client = make_client(Endpoint(url=url, timeout=timeout))
-    return OpenSearchSink(
-        client, BulkOptions(**options), clock=clock, sleep=clock.sleep, rng=random.Random(1)
-    )  # type: ignore[arg-type]
+    options.setdefault("request_seconds", timeout)
+    sink = OpenSearchSink(client, BulkOptions(**options), sleep=clock.sleep, rng=random.Random(1))
+    return Clocked(sink, clock)
 
 
 class MeteredClient:
@@ -88,28 +103,27 @@ class Recorded:
         self.sink, self.name, self.projection = sink, sink.name, sink.projection
         self.results: list[SinkResult] = []
 
-    def write(self, batch: pl.DataFrame) -> SinkResult:
-        self.results.append(self.sink.write(batch))
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
+        self.results.append(self.sink.write(batch, deadline))
         return self.results[-1]
 
 
-def metered_sink(url: str, *, budget: int, **options: Any) -> tuple[OpenSearchSink, MeteredClient]:
+def metered_sink(url: str, *, budget: int, **options: Any) -> tuple[Clocked, MeteredClient]:
     """A sink whose clock advances one second per bulk request and never by sleeping."""
     client = MeteredClient(make_client(Endpoint(url=url, timeout=5.0)), budget)
     sink = OpenSearchSink(
         client,  # type: ignore[arg-type]  # only bulk is called
         BulkOptions(**options),
-        clock=client.clock,
         sleep=lambda _: None,
         rng=random.Random(1),
     )
-    return sink, client
+    return Clocked(sink, client.clock), client
 
 
 def run(paths: list[Path], sinks: list[Sink], dead: Path) -> RunSummary:
     redaction = redaction_for(CONFIG.redacted_headers, CONFIG.redaction_marker)
     pipeline = Pipeline(config=CONFIG, sinks=sinks, dead_letter=LocalDeadLetter(dead, redaction))
-    summary = pipeline.run(expand(paths))
+    summary = pipeline.run(expand(paths).sources).summary
     assert summary.balanced
     return summary
 
@@ -229,7 +243,7 @@ def test_under_every_fault_each_record_is_stored_once_or_dead_lettered_and_repla
 def test_records_still_failing_at_the_deadline_are_retryable_and_not_dead_lettered(tmp_path: Path) -> None:
     clock = FakeClock()
     with FakeOpenSearch(Faults(fail_first_n_requests=10_000)) as server:
-        sink = opensearch_sink(server.url, clock=clock, deadline_seconds=30, backoff=Backoff(base=1, cap=8))
+        sink = opensearch_sink(server.url, clock=clock, retry_seconds=30, backoff=Backoff(base=1, cap=8))
         summary = run([samples_dir() / "panther.ndjson"], [sink], tmp_path / "dead")
         assert (summary.retryable, summary.delivered, summary.rejected) == (6, 0, 0)
         assert server.documents == {}
@@ -344,7 +358,7 @@ def test_splitting_stops_at_the_deadline_and_what_is_pending_is_retryable(tmp_pa
     # given a server that answers 413 to everything, and a deadline three requests away
     with FakeOpenSearch(Faults(max_body_bytes=0)) as server:
         sink, client = metered_sink(
-            server.url, budget=100, max_bytes=1 << 20, min_bytes=64 << 10, deadline_seconds=3
+            server.url, budget=100, max_bytes=1 << 20, min_bytes=64 << 10, retry_seconds=3
         )
         recorded = Recorded(sink)
         # when the samples are written

@@ -15,6 +15,7 @@ import pytest
 
 from enrich import schema as S
 from enrich.config import EnrichConfig
+from ingest.deadline import Deadline
 from ingest.outcomes import RejectedRecord
 from ingest.run import Pipeline
 from ingest.sinks.base import SinkResult
@@ -65,7 +66,7 @@ class Sink:
     explode: bool = False
     written: list[str] = field(default_factory=list)
 
-    def write(self, batch: pl.DataFrame) -> SinkResult:
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
         if self.explode:
             raise RuntimeError("cluster answered with 'Bearer wlsecret-in-an-error'")
         ids = batch[S.DOC_ID].to_list()
@@ -96,7 +97,7 @@ def counts(summary: object) -> tuple[int, int, int, int]:
 
 def test_a_dead_letter_store_that_fails_turns_rejects_retryable_and_never_counts_below_zero() -> None:
     # two adjacent garbage lines are one rejected region
-    summary = pipeline(dead_letter=DeadLetter(broken=True)).run([Source("a", records(3, garbage=2))])
+    summary = pipeline(dead_letter=DeadLetter(broken=True)).run([Source("a", records(3, garbage=2))]).summary
     assert counts(summary) == (4, 3, 0, 1)
     assert summary.balanced
     assert not summary.succeeded
@@ -104,13 +105,15 @@ def test_a_dead_letter_store_that_fails_turns_rejects_retryable_and_never_counts
 
 def test_sink_rejections_are_dead_lettered_and_sink_retries_counted_once() -> None:
     store = DeadLetter()
-    summary = pipeline(Sink(retry=2, reject=1), dead_letter=store).run([Source("a", records(6, garbage=1))])
+    summary = (
+        pipeline(Sink(retry=2, reject=1), dead_letter=store).run([Source("a", records(6, garbage=1))]).summary
+    )
     assert counts(summary) == (7, 3, 2, 2)
     assert sorted(r.kind for r in store.stored) == ["invalid_json", "sink_rejected"]
 
 
 def test_a_record_one_sink_refuses_and_another_must_retry_is_retryable_not_rejected() -> None:
-    summary = pipeline(Sink(retry=1), Sink(name="other", reject=1)).run([Source("a", records(4))])
+    summary = pipeline(Sink(retry=1), Sink(name="other", reject=1)).run([Source("a", records(4))]).summary
     assert counts(summary) == (4, 3, 0, 1)
 
 
@@ -119,7 +122,7 @@ def test_an_unexpected_error_in_a_source_stops_that_source_only_and_names_no_con
 ) -> None:
     good = Source("good", records(4))
     bad = Source("bad", records(4), fail_after=10)
-    summary = pipeline().run([bad, good])
+    summary = pipeline().run([bad, good]).summary
     assert counts(summary) == (4, 4, 0, 0)
     assert len(summary.failed) == 1
     assert re.fullmatch(
@@ -131,7 +134,7 @@ def test_an_unexpected_error_in_a_source_stops_that_source_only_and_names_no_con
 
 
 def test_a_sink_that_raises_makes_its_batch_retryable_and_the_run_goes_on() -> None:
-    summary = pipeline(Sink(explode=True)).run([Source("a", records(3)), Source("b", records(2))])
+    summary = pipeline(Sink(explode=True)).run([Source("a", records(3)), Source("b", records(2))]).summary
     assert counts(summary) == (5, 0, 0, 5)
     assert len(summary.failed) == 2
     assert all("RuntimeError" in f and "wlsecret" not in f for f in summary.failed)
@@ -148,7 +151,7 @@ def test_a_damaged_source_is_one_dead_letter_entry_naming_the_offset_and_a_non_z
     cut: Callable[[bytes], bytes], kind: str
 ) -> None:
     store = DeadLetter()
-    summary = pipeline(dead_letter=store).run([Source("cut.gz", cut(gzip.compress(records(50))))])
+    summary = pipeline(dead_letter=store).run([Source("cut.gz", cut(gzip.compress(records(50))))]).summary
     assert summary.balanced
     assert len(summary.damaged) == 1
     assert summary.damaged[0].startswith("cut.gz: ")

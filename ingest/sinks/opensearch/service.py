@@ -8,9 +8,11 @@ Polars, a quarter of the whole path (see ``waflens-dev bench``). The client stil
 SigV4.
 
 Bodies are cut in ``encoder``; each item's verdict, the backoff and the request size after a 413 come
-from ``retry``. This loop sends, collects verdicts and retries until the deadline: every round, split or
-not, is an attempt and is checked against it. The client's own transport retries are off: they resend
-at once, without backoff.
+from ``retry``. This loop sends, collects verdicts and retries until the deadline (the run's, or the
+batch's retry budget if that ends first): every round, split or not, is an attempt and is checked
+against it, and each request's timeout is capped by the time left. A request that would have less than
+``min_request_seconds`` is not sent; its documents are retryable. The client's own transport retries are
+off: they resend at once, without backoff.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from opensearchpy import OpenSearch, TransportError
 
 from enrich import schema as S
 from enrich.documents import bulk_lines
+from ingest.deadline import Deadline
 from ingest.sinks.base import SinkResult
 from ingest.sinks.opensearch.encoder import Chunk, bulk_chunks
 from ingest.sinks.opensearch.retry import (
@@ -40,13 +43,15 @@ from ingest.sinks.opensearch.retry import (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class BulkOptions:
     """How bulk requests are sized and how long failures may be retried."""
 
     max_bytes: int = 5 << 20  # before compression; AWS's smallest instance types accept 10 MiB
     concurrency: int = 2
-    deadline_seconds: float = 120.0
+    retry_seconds: float = 120.0  # how long one batch's failures are retried (within the run's deadline)
+    request_seconds: float = 30.0  # one request's timeout, capped by the time left
+    min_request_seconds: float = 1.0  # a request with less time left than this is not sent
     backoff: Backoff = field(default_factory=Backoff)
     min_bytes: int = 64 << 10  # 413 never shrinks requests below this
 
@@ -62,17 +67,16 @@ class OpenSearchSink:
         client: OpenSearch,
         options: BulkOptions | None = None,
         *,
-        clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.options = options or BulkOptions()
-        self._clock, self._sleep = clock, sleep
+        self._sleep = sleep
         self._rng = rng or random.Random()
         self._max_bytes = self.options.max_bytes  # lowered for good when the cluster answers 413
 
-    def write(self, batch: pl.DataFrame) -> SinkResult:
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
         """Index ``batch``; return what is still retryable at the deadline and what was rejected.
 
         Each round sends what is pending and counts as an attempt. Before the next one the deadline is
@@ -80,14 +84,15 @@ class OpenSearchSink:
         """
         pending = bulk_lines(batch.lazy()).collect()
         result = SinkResult()
-        deadline = self._clock() + self.options.deadline_seconds
+        deadline = deadline.sooner(self.options.retry_seconds)
         sizes: dict[str, int] = {}  # request bytes of documents a 413 refused; the rest use _max_bytes
         attempt = 0
         while True:
             failed: dict[str, tuple[Verdict, str]] = {}
-            for verdict, doc_id, reason, replaced in self._send(pending, sizes):
+            for verdict, doc_id, reason, replaced in self._send(pending, sizes, deadline):
                 if verdict == "ok":
-                    result.already_present += replaced
+                    if replaced:
+                        result.present.add(doc_id)
                 elif verdict == "reject":
                     result.rejected[doc_id] = reason
                 else:
@@ -98,7 +103,7 @@ class OpenSearchSink:
             self._shrink(failed, sizes)
             verdicts = {verdict for verdict, _ in failed.values()}
             wait = 0.0 if verdicts == {"split"} else self.options.backoff.delay(attempt, self._rng)
-            if "halt" in verdicts or self._clock() + wait >= deadline:
+            if "halt" in verdicts or wait + self.options.min_request_seconds > deadline.remaining():
                 why = "refused the credentials" if "halt" in verdicts else "still failing at the deadline"
                 result.retryable = set(pending[S.DOC_ID].to_list())
                 result.retry_reason = f"opensearch {why}: {next(iter(failed.values()))[1]}"
@@ -116,9 +121,12 @@ class OpenSearchSink:
         if sizes:
             self._max_bytes = min(self._max_bytes, max(self.options.min_bytes, min(sizes.values())))
 
-    def _send(self, pending: pl.DataFrame, sizes: Mapping[str, int]) -> Iterator[ItemOutcome]:
+    def _send(
+        self, pending: pl.DataFrame, sizes: Mapping[str, int], deadline: Deadline
+    ) -> Iterator[ItemOutcome]:
         with ThreadPoolExecutor(max_workers=self.options.concurrency) as pool:
-            for outcomes in pool.map(self._send_chunk, self._chunks(pending, sizes)):
+            chunks = self._chunks(pending, sizes)
+            for outcomes in pool.map(self._send_chunk, chunks, [deadline] * len(chunks)):
                 yield from outcomes
 
     def _chunks(self, pending: pl.DataFrame, sizes: Mapping[str, int]) -> list[Chunk]:
@@ -129,9 +137,12 @@ class OpenSearchSink:
         groups = pending.with_columns(size.alias("_bytes")).partition_by("_bytes", as_dict=True)
         return [chunk for (max_bytes,), group in groups.items() for chunk in bulk_chunks(group, max_bytes)]
 
-    def _send_chunk(self, chunk: Chunk) -> list[ItemOutcome]:
+    def _send_chunk(self, chunk: Chunk, deadline: Deadline) -> list[ItemOutcome]:
+        timeout = deadline.cap(self.options.request_seconds)
+        if timeout < self.options.min_request_seconds:  # it could not finish in time: keep it unsent
+            return [("retry", doc_id, "the deadline came before it was sent", False) for doc_id in chunk.ids]
         try:
-            response: dict[str, Any] = self.client.bulk(body=chunk.body)
+            response: dict[str, Any] = self.client.bulk(body=chunk.body, request_timeout=timeout)
         except TransportError as exc:  # the whole request failed: every item shares its fate
             error = exc.info if isinstance(exc.info, dict) else {}
             error_type = error.get("error", {}).get("type") if isinstance(error.get("error"), dict) else None

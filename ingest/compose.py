@@ -1,0 +1,111 @@
+"""The composition root: frozen ``Settings`` in, a ready ``Pipeline`` out.
+
+The CLI and every Lambda handler build their pipeline here, from settings loaded once (``settings_from_args``
+in the CLI, ``environment.settings_from_environ`` in Lambda). Clients can be handed in (tests, or a
+handler reusing warm connections); whatever is missing is made from the settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Literal
+
+from opensearchpy import OpenSearch
+
+from enrich.config import ConfigError
+from enrich.redact import redaction_from
+from ingest.config_file import check_writable, load_config
+from ingest.run import Limits, Pipeline
+from ingest.sinks.base import Sink
+from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.lake import ParquetLake
+from ingest.sinks.opensearch.client import Endpoint, make_client
+from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
+
+MetricsMode = Literal["off", "emf"] | Path  # off; EMF on stdout (Lambda); EMF lines appended to a file
+DEFAULT_DEAD_LETTER = Path("waflens-dead-letter")
+# How a mistake names a setting: the CLI says "--lake", a Lambda's loader "WAFLENS_LAKE".
+FIELD_NAMES: Mapping[str, str] = MappingProxyType(
+    {
+        "lake": "lake",
+        "dead_letter": "dead-letter folder",
+        "opensearch": "OpenSearch URL",
+        "batch_records": "batch size",
+        "bulk_bytes": "bulk request size",
+        "bulk_concurrency": "bulk concurrency",
+        "deadline": "deadline",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run is configured with, validated once where it is loaded."""
+
+    config: Path | None = None  # the config file: owners, accounts, redaction, index, retention
+    lake: Path | None = None
+    dead_letter: Path | None = None  # default: LAKE/_dead_letter, else ./waflens-dead-letter
+    opensearch: Endpoint | None = None
+    bulk: BulkOptions = field(default_factory=BulkOptions)
+    limits: Limits = field(default_factory=Limits)
+    deadline_seconds: float | None = None  # CLI: the run's length; None: no deadline
+    deadline_margin_seconds: float = 10.0  # Lambda: stop this long before the function's timeout
+    metrics: MetricsMode = "off"
+    names: Mapping[str, str] = field(default_factory=lambda: FIELD_NAMES, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """One sentence per mistake, naming the setting the way its user wrote it."""
+        n = self.names
+        if self.lake is None and self.opensearch is None:
+            raise ConfigError(f"name a target: {n['lake']} DIR, {n['opensearch']} URL, or both")
+        for key, value in (
+            ("batch_records", self.limits.batch_records),
+            ("bulk_bytes", self.bulk.max_bytes),
+            ("bulk_concurrency", self.bulk.concurrency),
+        ):
+            if value < 1:
+                raise ConfigError(f"{n[key]} must be at least 1")
+        if self.deadline_seconds is not None and not self.deadline_seconds > 0:
+            raise ConfigError(f"{n['deadline']} must be a positive number of seconds")
+
+    @property
+    def dead_letter_folder(self) -> Path:
+        """Where rejected records go."""
+        if self.dead_letter is not None:
+            return self.dead_letter
+        return self.lake / "_dead_letter" if self.lake is not None else DEFAULT_DEAD_LETTER
+
+
+@dataclass(frozen=True)
+class Clients:
+    """Connections a caller already holds; ``build_pipeline`` makes the rest."""
+
+    opensearch: OpenSearch | None = None
+
+
+def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pipeline:
+    """The pipeline ``settings`` describe: the config file read, targets checked, sinks and store built.
+
+    Permanent mistakes (an unwritable folder, a bad config file, an endpoint without credentials) raise
+    ``ConfigError`` here, before any work, rather than turning every record retryable.
+    """
+    clients = clients or Clients()
+    config, _ = load_config(settings.config)
+    if settings.lake is not None:
+        check_writable(settings.lake, settings.names["lake"])
+    check_writable(settings.dead_letter_folder, settings.names["dead_letter"])
+    sinks: list[Sink] = []
+    if settings.lake is not None:
+        sinks.append(ParquetLake(settings.lake))
+    if settings.opensearch is not None:
+        client = clients.opensearch or make_client(settings.opensearch)
+        sinks.append(OpenSearchSink(client, settings.bulk))
+    return Pipeline(
+        config=config,
+        sinks=sinks,
+        dead_letter=LocalDeadLetter(settings.dead_letter_folder, redaction_from(config)),
+        limits=settings.limits,
+    )
