@@ -26,7 +26,7 @@ ENV_AWS_SERVICE: Final = "WAFLENS_AWS_SERVICE"  # es or aoss (default: from the 
 ENV_REGION: Final = "AWS_REGION"  # SigV4 region; set by Lambda
 ENV_USERNAME: Final = "OPENSEARCH_USERNAME"  # basic auth; the CLI reads these too
 ENV_PASSWORD: Final = "OPENSEARCH_PASSWORD"
-ENV_TIMEOUT: Final = "WAFLENS_REQUEST_SECONDS"  # one request's timeout
+ENV_REQUEST_SECONDS: Final = "WAFLENS_REQUEST_SECONDS"  # one request's timeout
 ENV_BATCH_RECORDS: Final = "WAFLENS_BATCH_RECORDS"
 ENV_BULK_BYTES: Final = "WAFLENS_BULK_BYTES"
 ENV_BULK_CONCURRENCY: Final = "WAFLENS_BULK_CONCURRENCY"
@@ -94,7 +94,7 @@ def settings_from_environ(environ: Mapping[str, str]) -> Settings:
             region=environ.get(ENV_REGION) or None,
             username=environ.get(ENV_USERNAME) or None,
             password=environ.get(ENV_PASSWORD) or None,
-            timeout=_read(environ, ENV_TIMEOUT, _seconds, "a number of seconds", 30.0),
+            timeout=_read(environ, ENV_REQUEST_SECONDS, _seconds, "a number of seconds", 30.0),
         )
         endpoint.resolved()  # an unusable URL or missing credentials fail now, in one sentence
     bulk = BulkOptions(
