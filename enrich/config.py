@@ -106,6 +106,22 @@ class AccountTags:
     business_unit: str | None = None
 
 
+def overlay_accounts(base: Sequence[AccountTags], override: Sequence[AccountTags]) -> tuple[AccountTags, ...]:
+    """Accounts from ``base`` (AWS Organizations) with ``override`` (the config file) winning tag by tag.
+
+    A tag the override leaves unset keeps the base's value; accounts only one side knows are kept as is.
+    """
+    merged = {a.account_id: a for a in base}
+    for account in override:
+        known = merged.get(account.account_id)
+        if known is None:
+            merged[account.account_id] = account
+            continue
+        tags = {key: getattr(account, key) or getattr(known, key) for key in ACCOUNT_TAG_KEYS}
+        merged[account.account_id] = AccountTags(account_id=account.account_id, **tags)
+    return tuple(merged[key] for key in sorted(merged))
+
+
 @dataclass(frozen=True)
 class EnrichConfig:
     """Everything the pure enrichment needs; build it once at the edge."""

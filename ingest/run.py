@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import BinaryIO, Protocol
 
 import polars as pl
 
 from enrich import schema as S
-from enrich.config import EnrichConfig
+from enrich.config import AccountTags, EnrichConfig, overlay_accounts
 from enrich.pipeline import enrich
 from enrich.redact import Redaction, redaction_from
+from enrich.webacl import webacl_expr
 from ingest import telemetry
 from ingest.deadline import Deadline
 from ingest.decode.framing import FramedBatch, Framer
@@ -42,6 +43,13 @@ class Source(Protocol):
     def open(self) -> BinaryIO: ...
 
 
+class AccountDirectory(Protocol):
+    """Where account tags come from besides the config file (AWS Organizations); cached by the caller's
+    implementation. It must not raise: when it cannot answer, it returns what it has (possibly nothing)."""
+
+    def tags(self, account_ids: Collection[str]) -> Sequence[AccountTags]: ...
+
+
 @dataclass(frozen=True)
 class Limits:
     """Batch bounds: memory depends on these, never on the size of an object."""
@@ -65,6 +73,7 @@ class Pipeline:
         sinks: Sequence[Sink],
         dead_letter: DeadLetterStore,
         limits: Limits = Limits(),
+        accounts: AccountDirectory | None = None,
     ) -> None:
         if not sinks:
             raise ValueError("a pipeline needs at least one sink")
@@ -72,6 +81,7 @@ class Pipeline:
         self.sinks = tuple(sinks)
         self.dead_letter = dead_letter
         self.limits = limits
+        self.accounts = accounts
         self.redaction: Redaction = redaction_from(config)
         self.projection = projection_for(sinks)
 
@@ -159,7 +169,7 @@ class Pipeline:
         if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
             raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
         with telemetry.span("enrich"):
-            documents = enrich(decoded.frame.lazy(), self.config).collect()
+            documents = enrich(decoded.frame.lazy(), self._config_for(decoded.frame)).collect()
         with telemetry.span("deliver"):
             delivered, sink_rejected = self._deliver(documents, source, deadline)
         outcomes = pl.concat(
@@ -168,6 +178,19 @@ class Pipeline:
         if outcomes.height != len(batch):
             raise AssertionError(f"{source}: a record has no outcome")
         return outcomes, documents
+
+    def _config_for(self, frame: pl.DataFrame) -> EnrichConfig:
+        """The config with the directory's tags for this batch's accounts under the file's own entries."""
+        if self.accounts is None or frame.is_empty():
+            return self.config
+        account = webacl_expr(pl.col("webaclId")).struct.field("account_id")
+        ids = frame.select(account.drop_nulls().unique())["account_id"].to_list()
+        tags = self.accounts.tags(ids) if ids else ()
+        return (
+            replace(self.config, accounts=overlay_accounts(tags, self.config.accounts))
+            if tags
+            else self.config
+        )
 
     def _settle_rejected(self, rejected: list[RejectedRecord], source: str) -> pl.DataFrame:
         """Rejected once stored in the dead-letter store; Retryable when the store cannot take them."""
