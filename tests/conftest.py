@@ -8,6 +8,8 @@ import pytest
 
 from tests.support import shared
 
+pytest_plugins = ["tests.support.moto"]  # the ``aws`` fixture: moto's server mode on loopback
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
