@@ -21,6 +21,7 @@ from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.config_file import load_config
 from ingest.deadline import Deadline
 from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME
+from ingest.outcomes import RunSummary
 from ingest.run import Limits
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions
@@ -148,6 +149,11 @@ def _ingest(args: argparse.Namespace) -> int:
         telemetry.flush_metrics()
     summary.skipped.extend(expansion.skipped)
     print_json(summary.as_dict())
+    return exit_code(summary)
+
+
+def exit_code(summary: RunSummary) -> int:
+    """The command line's contract, rendered from the run's outcomes."""
     if not summary.balanced:
         sys.stderr.write("waflens: the run's counts do not balance (a bug in waflens; please report it)\n")
         return EXIT_BUG
