@@ -29,7 +29,10 @@ _ENTRY_BYTES: Final = (
 )
 _FRAME_BYTES: Final = len(json.dumps({"records": []}))
 
-RECORDS: Final = pl.Schema({"key": pl.String, "complete": pl.Boolean})
+RECORDS: Final = pl.Schema({"key": pl.String, "status": pl.String})  # status: its source's SourceStatus
+# Sources whose records cannot all be accounted for: a framing failure or a damaged stream can leave a
+# record's last lines without a row, so none of their records is answered Ok.
+_BROKEN: Final = ("failed", "damaged", "unreadable")
 ROWS: Final = pl.Schema(
     {"key": pl.String, "line": pl.Int64, "part": pl.Int64, "outcome": pl.String, S.DOC_ID: pl.String}
 )
@@ -60,12 +63,12 @@ def respond(
 ) -> Response:
     """Every recordId of ``records`` (``RECORDS``, input order) with its result and data.
 
-    ``rows`` are the outcome rows (``ROWS`` and ``_id``) keyed by recordId; ``texts`` what an Ok record
-    returns for each delivered document (``TEXTS``, each text ending in a newline). Per recordId:
-    ``ProcessingFailed`` if any row is retryable or its source was not read to the end (unfinished,
-    unreadable, damaged: Firehose's error output keeps the original); else ``Ok`` with its delivered
-    documents, each once per response; else ``Dropped`` (rejected into the dead-letter store, or empty).
-    An Ok record the budget has no room for becomes ``ProcessingFailed`` too, counted and logged once.
+    ``rows`` are the outcome rows (``ROWS``) keyed by recordId; ``texts`` what an Ok record returns for
+    each delivered document (``TEXTS``, each text ending in a newline). Per recordId: ``ProcessingFailed``
+    (Firehose's error output keeps the original) if any row is retryable, if the deadline left it unread
+    (an unfinished source, no rows) or if its source failed, was damaged or unreadable; else ``Ok`` with
+    its delivered documents, each once per response; else ``Dropped`` (rejected into the dead-letter
+    store, or empty). An Ok record the budget has no room for becomes ``ProcessingFailed``, counted.
     """
     delivered = pl.col("outcome") == Outcome.DELIVERED.value
     retryable = pl.col("outcome") == Outcome.RETRYABLE.value
@@ -85,8 +88,9 @@ def respond(
             text=pl.col("text").filter(pl.col("_fresh")).str.join(""),
         )
     )
+    unread = (pl.col("status") != "complete") & pl.col("retry").is_null()  # no row: never framed
     result = (
-        pl.when(~pl.col("complete") | pl.col("retry").fill_null(False))
+        pl.when(pl.col("status").is_in(_BROKEN) | unread | pl.col("retry").fill_null(False))
         .then(pl.lit("ProcessingFailed"))
         .when(pl.col("text").fill_null("") != "")
         .then(pl.lit("Ok"))

@@ -17,8 +17,9 @@ from ingest.outcomes import OUTCOMES
 Row = tuple[str, int, int, str, str | None]  # key, line, part, outcome, _id
 
 
-def records(*keys: str, incomplete: tuple[str, ...] = ()) -> pl.DataFrame:
-    return pl.DataFrame({"key": keys, "complete": [k not in incomplete for k in keys]}, schema=RECORDS)
+def records(*keys: str, status: dict[str, str] | None = None) -> pl.DataFrame:
+    ended = [(status or {}).get(k, "complete") for k in keys]
+    return pl.DataFrame({"key": keys, "status": ended}, schema=RECORDS)
 
 
 def rows(*items: Row) -> pl.DataFrame:
@@ -30,7 +31,9 @@ def texts(**by_id: str) -> pl.DataFrame:
 
 
 def results(response: Any) -> list[tuple[str, str, bytes]]:
-    return [(r["recordId"], r["result"], base64.b64decode(r["data"], validate=True)) for r in response["records"]]
+    return [
+        (r["recordId"], r["result"], base64.b64decode(r["data"], validate=True)) for r in response["records"]
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +45,7 @@ def _metrics_off() -> Any:
 
 def test_each_record_id_is_answered_once_in_input_order_by_what_became_of_its_records() -> None:
     answer = respond(
-        records("ok", "bad", "later", "blank", "cut", "mixed", "again", incomplete=("cut",)),
+        records("ok", "bad", "later", "blank", "cut", "mixed", "again", status={"cut": "damaged"}),
         rows(
             ("mixed", 7, 0, "delivered", "d3"),  # rows arrive in any order
             ("ok", 1, 0, "delivered", "d1"),
@@ -60,10 +63,34 @@ def test_each_record_id_is_answered_once_in_input_order_by_what_became_of_its_re
         ("bad", "Dropped", b""),  # the dead-letter store holds it
         ("later", "ProcessingFailed", b""),  # Firehose's error output keeps the original
         ("blank", "Dropped", b""),  # nothing in it
-        ("cut", "ProcessingFailed", b""),  # its source was not read to the end
+        ("cut", "ProcessingFailed", b""),  # its bytes break off: Firehose keeps the original
         ("mixed", "Ok", b"three\n"),
         ("again", "Dropped", b""),  # its document is already in "ok"'s data
     ]
+
+
+def test_when_the_deadline_stops_a_source_records_it_settled_are_answered_and_the_rest_fail() -> None:
+    answer = respond(
+        records(
+            "done", "stopped", "unread", status=dict.fromkeys(["done", "stopped", "unread"], "unfinished")
+        ),
+        rows(("done", 1, 0, "delivered", "d1"), ("stopped", 2, 0, "retryable", None)),
+        texts(d1="one\n"),
+        source="fh",
+    )
+    assert results(answer) == [
+        ("done", "Ok", b"one\n"),
+        ("stopped", "ProcessingFailed", b""),
+        ("unread", "ProcessingFailed", b""),
+    ]
+
+
+@pytest.mark.parametrize("status", ["failed", "unreadable", "damaged"])
+def test_no_record_of_a_source_that_broke_is_answered_ok(status: str) -> None:
+    answer = respond(
+        records("a", status={"a": status}), rows(("a", 1, 0, "delivered", "d1")), texts(d1="x\n"), source="fh"
+    )
+    assert results(answer) == [("a", "ProcessingFailed", b"")]
 
 
 def test_a_delivered_document_without_its_text_is_never_answered_ok() -> None:
