@@ -87,14 +87,13 @@ def read(event: CloudWatchLogsEvent) -> Logs:
 
 
 def settle(result: RunResult) -> dict[str, object]:
-    """The subscription's contract: the run's counts, or ``RetryableRecords`` naming how many and why not."""
+    """The subscription's contract: the run's counts, or ``RetryableRecords`` saying how many and why."""
     summary = result.summary
     unsettled = [end for end in result.sources if end.redeliver or end.status == "damaged"]
-    if summary.retryable or unsettled:
-        ended = "; ".join(f"the source is {end.status}" for end in unsettled)
-        raise RetryableRecords(
-            f"{summary.retryable} of {summary.records_in} log events are retryable"
-            + (f" and {ended}" if ended else "")
-            + "; failing the invocation so that Lambda retries it"
-        )
-    return summary.as_dict()
+    if not (summary.retryable or unsettled):
+        return summary.as_dict()
+    reasons = (
+        [f"{summary.retryable} of {summary.records_in} log events are retryable"] if summary.retryable else []
+    )
+    reasons += [f"the payload is {end.status}: {end.problem}" for end in unsettled]  # waflens's words only
+    raise RetryableRecords("; ".join(reasons) + "; failing the invocation so that Lambda retries it")

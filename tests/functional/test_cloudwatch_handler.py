@@ -143,7 +143,8 @@ def test_no_time_left_fails_the_invocation_naming_the_unfinished_source(
 ) -> None:
     monkeypatch.setenv(ENV_DEADLINE_MARGIN, "5")
     with pytest.raises(
-        cloudwatch.RetryableRecords, match=r"^0 of 0 log events are retryable and the source is unfinished"
+        cloudwatch.RetryableRecords,
+        match=r"^the payload is unfinished: the deadline came before it was read; failing the invocation",
     ):
         cloudwatch.handler(cloudwatch_event(messages()), Context(millis=4_000))
 

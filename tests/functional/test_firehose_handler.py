@@ -10,6 +10,7 @@ import base64
 import gzip
 import json
 import random
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,6 +210,17 @@ def test_the_same_event_twice_gives_the_same_answer(
     again = handle(event)
     assert first == again
     assert len(list((environment / "dead").glob("*.ndjson"))) == 1  # the dead letter is overwritten
+
+
+def test_a_rejected_record_the_dead_letter_store_cannot_take_is_processing_failed(
+    environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(ENV_FIREHOSE_MODE, "transform")
+    handle(firehose_event(waf_lines()[:1]))  # the cold start checked the folder could be written
+    shutil.rmtree(environment / "dead", ignore_errors=True)
+    (environment / "dead").write_text("a file where the folder was")
+    answered = handle(firehose_event([waf_lines()[1], b"not json"]))
+    assert [result for _, result, _ in answered] == ["Ok", "ProcessingFailed"]
 
 
 def test_no_time_left_answers_every_record_processing_failed(monkeypatch: pytest.MonkeyPatch) -> None:
