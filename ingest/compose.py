@@ -40,7 +40,6 @@ FIELD_NAMES: Mapping[str, str] = MappingProxyType(
         "bulk_bytes": "bulk request size",
         "bulk_concurrency": "bulk concurrency",
         "deadline": "deadline",
-        "firehose_mode": "Firehose mode",
     }
 )
 

@@ -44,7 +44,6 @@ ENV_NAMES: Final = {
     "bulk_bytes": ENV_BULK_BYTES,
     "bulk_concurrency": ENV_BULK_CONCURRENCY,
     "deadline": ENV_DEADLINE_MARGIN,
-    "firehose_mode": ENV_FIREHOSE_MODE,
 }
 
 T = TypeVar("T")
