@@ -15,17 +15,29 @@ from enrich import schema as S
 
 BULK_LINES: Final = "_bulk_lines"
 ISO_MILLIS: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
+# A member of an object whose value is null or [] (enrichment keys are plain identifiers). An unescaped
+# quote right after "{" or "," starts a key: inside a string every quote is escaped, and a string's
+# closing quote is followed by ":", "," or "}", never by a key's characters.
+_EMPTY_AFTER_COMMA: Final = r',"[A-Za-z0-9_]+":(?:null|\[\])'
+_EMPTY_FIRST: Final = r'\{"[A-Za-z0-9_]+":(?:null|\[\]),?'
 
 
-def document_expr() -> pl.Expr:
-    """The document text of each row of an enriched frame."""
+def document_expr(*, compact: bool = False) -> pl.Expr:
+    """The document text of each row of an enriched frame.
+
+    ``compact`` leaves out the enrichment's null and empty-list members, which OpenSearch indexes as
+    absent anyway (a Firehose response has a size limit); WAF's own fields are never touched.
+    """
     original = pl.col(S.EVENT_ORIGINAL).str.strip_chars_end()
+    enrichment = pl.col(S.ENRICHMENT).struct.json_encode()
+    if compact:
+        enrichment = enrichment.str.replace_all(_EMPTY_AFTER_COMMA, "").str.replace_all(_EMPTY_FIRST, "{")
     return pl.concat_str(
         original.str.head(-1),  # everything but the closing brace
         pl.lit(f',"{S.TIMESTAMP}":"'),
         pl.col(S.TIMESTAMP).dt.strftime(ISO_MILLIS),
         pl.lit(f'","{S.ENRICHMENT}":'),
-        pl.col(S.ENRICHMENT).struct.json_encode(),
+        enrichment,
         pl.lit("}"),
     )
 

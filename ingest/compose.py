@@ -20,12 +20,15 @@ from enrich.redact import redaction_from
 from ingest.config_file import check_writable, load_config
 from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
+from ingest.sinks.capture import CaptureSink
 from ingest.sinks.deadletter import LocalDeadLetter
 from ingest.sinks.lake import ParquetLake
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
 
 MetricsMode = Literal["off", "emf"] | Path  # off; EMF on stdout (Lambda); EMF lines appended to a file
+# A Firehose function returns the documents for Firehose to deliver, or indexes them itself.
+FirehoseMode = Literal["transform", "index"]
 DEFAULT_DEAD_LETTER = Path("waflens-dead-letter")
 # How a mistake names a setting: the CLI says "--lake", a Lambda's loader "WAFLENS_LAKE".
 FIELD_NAMES: Mapping[str, str] = MappingProxyType(
@@ -54,12 +57,13 @@ class Settings:
     deadline_seconds: float | None = None  # CLI: the run's length; None: no deadline
     deadline_margin_seconds: float = 10.0  # Lambda: stop this long before the function's timeout
     metrics: MetricsMode = "off"
+    firehose_mode: FirehoseMode | None = None  # a Firehose function's; its documents are also kept for it
     names: Mapping[str, str] = field(default_factory=lambda: FIELD_NAMES, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         """One sentence per mistake, naming the setting the way its user wrote it."""
         n = self.names
-        if self.lake is None and self.opensearch is None:
+        if self.lake is None and self.opensearch is None and self.firehose_mode != "transform":
             raise ConfigError(f"name a target: {n['lake']} DIR, {n['opensearch']} URL, or both")
         for key, value in (
             ("batch_records", self.limits.batch_records),
@@ -103,6 +107,8 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
     if settings.opensearch is not None:
         client = clients.opensearch or make_client(settings.opensearch)
         sinks.append(OpenSearchSink(client, settings.bulk))
+    if settings.firehose_mode is not None:  # the Firehose handler renders its response from what it kept
+        sinks.append(CaptureSink())
     return Pipeline(
         config=config,
         sinks=sinks,

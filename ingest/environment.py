@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
 from enrich.config import ConfigError
-from ingest.compose import FIELD_NAMES, MetricsMode, Settings
+from ingest.compose import FIELD_NAMES, FirehoseMode, MetricsMode, Settings
 from ingest.deadline import Clock, Deadline
 from ingest.run import Limits
 from ingest.sinks.opensearch.client import Endpoint
@@ -33,6 +33,7 @@ ENV_BULK_CONCURRENCY: Final = "WAFLENS_BULK_CONCURRENCY"
 ENV_RETRY_SECONDS: Final = "WAFLENS_RETRY_SECONDS"  # how long one batch's failures are retried
 ENV_DEADLINE_MARGIN: Final = "WAFLENS_DEADLINE_MARGIN_SECONDS"  # stop this long before the timeout
 ENV_METRICS: Final = "WAFLENS_METRICS"  # emf (default in Lambda) or off
+ENV_FIREHOSE_MODE: Final = "WAFLENS_FIREHOSE_MODE"  # a Firehose function: transform or index
 
 ENV_NAMES: Final = {
     **FIELD_NAMES,
@@ -119,8 +120,14 @@ def settings_from_environ(environ: Mapping[str, str]) -> Settings:
         ),
         deadline_margin_seconds=_read(environ, ENV_DEADLINE_MARGIN, _seconds, "a number of seconds", 10.0),
         metrics=metrics,
+        firehose_mode=_firehose_mode(environ),
         names=ENV_NAMES,
     )
+
+
+def _firehose_mode(environ: Mapping[str, str]) -> FirehoseMode | None:
+    mode = _read(environ, ENV_FIREHOSE_MODE, _choice("transform", "index"), "transform or index", None)
+    return "transform" if mode == "transform" else "index" if mode == "index" else None
 
 
 class LambdaContext(Protocol):

@@ -38,6 +38,7 @@ MAX_EXAMPLES: Final = 3  # positions quoted per group
 MetricsMode = Literal["off", "emf"] | Path
 
 _COUNTERS: Final = ("RecordsIn", "RecordsDelivered", "RecordsRejected", "RecordsRetryable", "BytesIn")
+_OVER_BUDGET: Final = "RecordsOverBudget"  # a handler's, written beside the run's counters when not zero
 _BLOCKED_DIMENSIONS: Final = ("WebACL", "Account", "Team")
 _BLOCKED: Final = pl.Schema({**dict.fromkeys(_BLOCKED_DIMENSIONS, pl.String), "BlockedRequests": pl.Int64})
 _MAX_DIMENSION_VALUE: Final = 1024  # CloudWatch: 1-1024 characters, at least one not whitespace
@@ -228,6 +229,15 @@ def _dimension(value: pl.Expr, fallback: str) -> pl.Expr:
     return pl.when(usable).then(value.str.slice(0, _MAX_DIMENSION_VALUE)).otherwise(pl.lit(fallback))
 
 
+def records_over_budget(source: str, records: int, *, budget_bytes: int) -> None:
+    """Records a response had no room for (Firehose's 6 MB): handed back for the source to keep, counted."""
+    logger().warning(
+        "response over budget", extra={"source": source, "records": records, "budget_bytes": budget_bytes}
+    )
+    with _lock:
+        _metrics.totals.counts[_OVER_BUDGET] += records
+
+
 def flush_metrics() -> None:
     """Write what the batches added up to since the last flush, then start again from zero.
 
@@ -240,6 +250,8 @@ def flush_metrics() -> None:
     if mode == "off" or totals.batches == 0 or is_metrics_disabled():
         return
     counters = {name: (_unit(name), totals.counts[name]) for name in _COUNTERS}
+    if totals.counts[_OVER_BUDGET]:
+        counters[_OVER_BUDGET] = (MetricUnit.Count, totals.counts[_OVER_BUDGET])
     documents = [_document(counters, {"service": SERVICE})]
     for webacl, account, team, count in totals.blocked.sort(_BLOCKED_DIMENSIONS).iter_rows():
         blocked = {"BlockedRequests": (MetricUnit.Count, count)}
