@@ -38,6 +38,7 @@ MAX_EXAMPLES: Final = 3  # positions quoted per group
 MetricsMode = Literal["off", "emf"] | Path
 
 _COUNTERS: Final = ("RecordsIn", "RecordsDelivered", "RecordsRejected", "RecordsRetryable", "BytesIn")
+_LOOKUPS_FAILED: Final = "AccountTagLookupsFailed"  # written only when non-zero
 _BLOCKED_DIMENSIONS: Final = ("WebACL", "Account", "Team")
 _BLOCKED: Final = pl.Schema({**dict.fromkeys(_BLOCKED_DIMENSIONS, pl.String), "BlockedRequests": pl.Int64})
 _MAX_DIMENSION_VALUE: Final = 1024  # CloudWatch: 1-1024 characters, at least one not whitespace
@@ -204,6 +205,15 @@ def _record(counts: list[int], documents: pl.DataFrame | None) -> None:
         )
 
 
+def account_tags_unavailable(reason: str, count: int) -> None:
+    """AWS Organizations gave no tags for ``count`` accounts of a batch (``reason``: throttled, denied,
+    not_in_organization, unavailable); their tags come from the config file alone. One log line."""
+    logger().warning("account tags unavailable", extra={"reason": reason, "accounts": count})
+    if _metrics.mode != "off":
+        with _lock:
+            _metrics.totals.counts[_LOOKUPS_FAILED] += count
+
+
 def _blocked(documents: pl.DataFrame) -> pl.DataFrame:
     """Blocked requests counted per web ACL, account and the team owning the rule that blocked them."""
     enrichment = pl.col(ENRICHMENT)
@@ -240,6 +250,8 @@ def flush_metrics() -> None:
     if mode == "off" or totals.batches == 0 or is_metrics_disabled():
         return
     counters = {name: (_unit(name), totals.counts[name]) for name in _COUNTERS}
+    if totals.counts[_LOOKUPS_FAILED]:
+        counters[_LOOKUPS_FAILED] = (MetricUnit.Count, totals.counts[_LOOKUPS_FAILED])
     documents = [_document(counters, {"service": SERVICE})]
     for webacl, account, team, count in totals.blocked.sort(_BLOCKED_DIMENSIONS).iter_rows():
         blocked = {"BlockedRequests": (MetricUnit.Count, count)}

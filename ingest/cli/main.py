@@ -40,6 +40,7 @@ CLI_NAMES = {
     "bulk_bytes": "--bulk-bytes",
     "bulk_concurrency": "--bulk-concurrency",
     "deadline": "--deadline",
+    "account_tags": "--account-tags",
 }
 
 
@@ -70,6 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--lake", type=Path, help="Parquet lake folder to write")
     ingest.add_argument("--dead-letter", type=Path, help="rejected records (default: LAKE/_dead_letter)")
     ingest.add_argument("--config", type=Path, help="config file (TOML or JSON): owners, accounts, redaction")
+    ingest.add_argument(
+        "--account-tags",
+        choices=["off", "organizations"],
+        default="off",
+        help="also read account names and tags from AWS Organizations (default: the config file only)",
+    )
     ingest.add_argument("--batch-records", type=int, default=Limits.batch_records, help="records per batch")
     _add_cluster_options(ingest)
     ingest.add_argument(
@@ -132,6 +139,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         limits=Limits(batch_records=args.batch_records),
         deadline_seconds=args.deadline,
         metrics=args.metrics or "off",
+        account_tags=args.account_tags,
         names=CLI_NAMES,
     )
 
