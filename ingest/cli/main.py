@@ -1,4 +1,5 @@
-"""``waflens``: the command line (``ingest``, ``setup``). The last line of stdout of each is one JSON object.
+"""``waflens``: the command line (``ingest``, ``setup``, ``backfill``). The last line of stdout of each
+is one JSON object.
 
 The development and demo commands (``generate``, ``bench``) are ``waflens-dev`` (devtools/cli.py).
 """
@@ -17,6 +18,7 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from ingest import telemetry
+from ingest.cli import backfill
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.config_file import load_config
 from ingest.deadline import Deadline
@@ -106,6 +108,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--config", type=Path, help="config file with [index] and [retention]")
     setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
     _add_cluster_options(setup)
+    backfill.add_parser(commands)
     return parser
 
 
@@ -185,6 +188,12 @@ def _setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    report = backfill.run(args)
+    print_json(report.as_dict())
+    return EXIT_OK if report.complete else EXIT_RETRY
+
+
 def print_json(value: object) -> None:
     """Write ``value`` as one compact JSON line on stdout: the last line every command prints."""
     sys.stdout.write(orjson.dumps(value).decode() + "\n")
@@ -193,7 +202,7 @@ def print_json(value: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "setup": _setup}
+    commands = {"ingest": _ingest, "setup": _setup, "backfill": _backfill}
     try:
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:
