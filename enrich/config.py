@@ -139,10 +139,20 @@ class EnrichConfig:
     @classmethod
     def from_mapping(cls, doc: Mapping[str, object]) -> EnrichConfig:
         """Parse a configuration document; raise ConfigError naming the offending key."""
-        # [retention] and the sizing keys of [index] belong to dashboards.settings.ClusterSettings
+        # [retention] and the sizing keys of [index] belong to dashboards.settings.ClusterSettings,
+        # [organizations] (which tags hold the account fields) to ingest.accounts
         only_keys(
             doc,
-            {"owners", "default_owner", "accounts", "account_defaults", "redaction", "index", "retention"},
+            {
+                "owners",
+                "default_owner",
+                "accounts",
+                "account_defaults",
+                "redaction",
+                "index",
+                "retention",
+                "organizations",
+            },
             "",
         )
         selectors = _selectors(_list(doc.get("owners", []), "owners"))

@@ -7,16 +7,24 @@ handler reusing warm connections); whatever is missing is made from the settings
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, get_args
 
 from opensearchpy import OpenSearch
 
 from enrich.config import ConfigError
 from enrich.redact import redaction_from
+from ingest.accounts import (
+    DEFAULT_TTL_SECONDS,
+    OrganizationsClient,
+    OrganizationsDirectory,
+    organizations_client,
+    tag_keys_from_file,
+)
 from ingest.config_file import check_writable, load_config
 from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
@@ -29,6 +37,7 @@ from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
 MetricsMode = Literal["off", "emf"] | Path  # off; EMF on stdout (Lambda); EMF lines appended to a file
 # A Firehose function returns the documents for Firehose to deliver, or indexes them itself.
 FirehoseMode = Literal["transform", "index"]
+AccountTagSource = Literal["off", "organizations"]  # where account tags come from besides the config file
 DEFAULT_DEAD_LETTER = Path("waflens-dead-letter")
 # How a mistake names a setting: the CLI says "--lake", a Lambda's loader "WAFLENS_LAKE".
 FIELD_NAMES: Mapping[str, str] = MappingProxyType(
@@ -40,6 +49,8 @@ FIELD_NAMES: Mapping[str, str] = MappingProxyType(
         "bulk_bytes": "bulk request size",
         "bulk_concurrency": "bulk concurrency",
         "deadline": "deadline",
+        "account_tags": "account tags source",
+        "account_tags_ttl": "account tags TTL",
     }
 )
 
@@ -58,6 +69,8 @@ class Settings:
     deadline_margin_seconds: float = 10.0  # Lambda: stop this long before the function's timeout
     metrics: MetricsMode = "off"
     firehose_mode: FirehoseMode | None = None  # a Firehose function's; its documents are also kept for it
+    account_tags: AccountTagSource = "off"
+    account_tags_ttl_seconds: float = DEFAULT_TTL_SECONDS  # how long AWS Organizations' answers are kept
     names: Mapping[str, str] = field(default_factory=lambda: FIELD_NAMES, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +87,10 @@ class Settings:
                 raise ConfigError(f"{n[key]} must be at least 1")
         if self.deadline_seconds is not None and not self.deadline_seconds > 0:
             raise ConfigError(f"{n['deadline']} must be a positive number of seconds")
+        if self.account_tags not in get_args(AccountTagSource):
+            raise ConfigError(f"{n['account_tags']} must be off or organizations, not {self.account_tags!r}")
+        if not 0 <= self.account_tags_ttl_seconds < math.inf:
+            raise ConfigError(f"{n['account_tags_ttl']} must be a number of seconds, at least 0")
 
     @property
     def dead_letter_folder(self) -> Path:
@@ -88,6 +105,7 @@ class Clients:
     """Connections a caller already holds; ``build_pipeline`` makes the rest."""
 
     opensearch: OpenSearch | None = None
+    organizations: OrganizationsClient | None = None  # used when settings.account_tags is "organizations"
 
 
 def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pipeline:
@@ -98,6 +116,7 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
     """
     clients = clients or Clients()
     config, _ = load_config(settings.config)
+    tag_keys = tag_keys_from_file(settings.config)  # [organizations] is checked even when it is off
     if settings.lake is not None:
         check_writable(settings.lake, settings.names["lake"])
     check_writable(settings.dead_letter_folder, settings.names["dead_letter"])
@@ -109,9 +128,14 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
         sinks.append(OpenSearchSink(client, settings.bulk))
     if settings.firehose_mode is not None:  # the Firehose handler renders its response from what it kept
         sinks.append(CaptureSink())
+    accounts = None
+    if settings.account_tags == "organizations":
+        directory = clients.organizations or organizations_client()
+        accounts = OrganizationsDirectory(directory, tag_keys, ttl=settings.account_tags_ttl_seconds)
     return Pipeline(
         config=config,
         sinks=sinks,
         dead_letter=LocalDeadLetter(settings.dead_letter_folder, redaction_from(config)),
         limits=settings.limits,
+        accounts=accounts,
     )

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Final, Protocol, TypeVar
 
 from enrich.config import ConfigError
-from ingest.compose import FIELD_NAMES, FirehoseMode, MetricsMode, Settings
+from ingest.accounts import DEFAULT_TTL_SECONDS
+from ingest.compose import FIELD_NAMES, AccountTagSource, FirehoseMode, MetricsMode, Settings
 from ingest.deadline import Clock, Deadline
 from ingest.run import Limits
 from ingest.sinks.opensearch.client import Endpoint
@@ -34,6 +35,10 @@ ENV_RETRY_SECONDS: Final = "WAFLENS_RETRY_SECONDS"  # how long one batch's failu
 ENV_DEADLINE_MARGIN: Final = "WAFLENS_DEADLINE_MARGIN_SECONDS"  # stop this long before the timeout
 ENV_METRICS: Final = "WAFLENS_METRICS"  # emf (default in Lambda) or off
 ENV_FIREHOSE_MODE: Final = "WAFLENS_FIREHOSE_MODE"  # a Firehose function: transform or index
+ENV_ACCOUNT_TAGS: Final = "WAFLENS_ACCOUNT_TAGS"  # organizations or off (default)
+ENV_ACCOUNT_TAGS_TTL: Final = (
+    "WAFLENS_ACCOUNT_TAGS_TTL_SECONDS"  # how long AWS Organizations' answers are kept
+)
 
 ENV_NAMES: Final = {
     **FIELD_NAMES,
@@ -44,6 +49,8 @@ ENV_NAMES: Final = {
     "bulk_bytes": ENV_BULK_BYTES,
     "bulk_concurrency": ENV_BULK_CONCURRENCY,
     "deadline": ENV_DEADLINE_MARGIN,
+    "account_tags": ENV_ACCOUNT_TAGS,
+    "account_tags_ttl": ENV_ACCOUNT_TAGS_TTL,
 }
 
 T = TypeVar("T")
@@ -109,6 +116,12 @@ def settings_from_environ(environ: Mapping[str, str]) -> Settings:
     metrics: MetricsMode = (
         "off" if _read(environ, ENV_METRICS, _choice("emf", "off"), "emf or off", "emf") == "off" else "emf"
     )
+    account_tags: AccountTagSource = (
+        "organizations"
+        if _read(environ, ENV_ACCOUNT_TAGS, _choice("organizations", "off"), "organizations or off", "off")
+        == "organizations"
+        else "off"
+    )
     return Settings(
         config=_read(environ, ENV_CONFIG, Path, "a path", None),
         lake=_read(environ, ENV_LAKE, Path, "a folder", None),
@@ -121,6 +134,10 @@ def settings_from_environ(environ: Mapping[str, str]) -> Settings:
         deadline_margin_seconds=_read(environ, ENV_DEADLINE_MARGIN, _seconds, "a number of seconds", 10.0),
         metrics=metrics,
         firehose_mode=_firehose_mode(environ),
+        account_tags=account_tags,
+        account_tags_ttl_seconds=_read(
+            environ, ENV_ACCOUNT_TAGS_TTL, _seconds, "a number of seconds", DEFAULT_TTL_SECONDS
+        ),
         names=ENV_NAMES,
     )
 

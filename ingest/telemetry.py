@@ -39,6 +39,7 @@ MetricsMode = Literal["off", "emf"] | Path
 
 _COUNTERS: Final = ("RecordsIn", "RecordsDelivered", "RecordsRejected", "RecordsRetryable", "BytesIn")
 _OVER_BUDGET: Final = "RecordsOverBudget"  # a handler's, written beside the run's counters when not zero
+_LOOKUPS_FAILED: Final = "AccountTagLookupsFailed"  # written only when non-zero
 _BLOCKED_DIMENSIONS: Final = ("WebACL", "Account", "Team")
 _BLOCKED: Final = pl.Schema({**dict.fromkeys(_BLOCKED_DIMENSIONS, pl.String), "BlockedRequests": pl.Int64})
 _MAX_DIMENSION_VALUE: Final = 1024  # CloudWatch: 1-1024 characters, at least one not whitespace
@@ -205,6 +206,15 @@ def _record(counts: list[int], documents: pl.DataFrame | None) -> None:
         )
 
 
+def account_tags_unavailable(reason: str, count: int) -> None:
+    """AWS Organizations gave no tags for ``count`` accounts of a batch (``reason``: throttled, denied,
+    not_in_organization, unavailable); their tags come from the config file alone. One log line."""
+    logger().warning("account tags unavailable", extra={"reason": reason, "accounts": count})
+    if _metrics.mode != "off":
+        with _lock:
+            _metrics.totals.counts[_LOOKUPS_FAILED] += count
+
+
 def _blocked(documents: pl.DataFrame) -> pl.DataFrame:
     """Blocked requests counted per web ACL, account and the team owning the rule that blocked them."""
     enrichment = pl.col(ENRICHMENT)
@@ -252,6 +262,8 @@ def flush_metrics() -> None:
     counters = {name: (_unit(name), totals.counts[name]) for name in _COUNTERS}
     if totals.counts[_OVER_BUDGET]:
         counters[_OVER_BUDGET] = (MetricUnit.Count, totals.counts[_OVER_BUDGET])
+    if totals.counts[_LOOKUPS_FAILED]:
+        counters[_LOOKUPS_FAILED] = (MetricUnit.Count, totals.counts[_LOOKUPS_FAILED])
     documents = [_document(counters, {"service": SERVICE})]
     for webacl, account, team, count in totals.blocked.sort(_BLOCKED_DIMENSIONS).iter_rows():
         blocked = {"BlockedRequests": (MetricUnit.Count, count)}

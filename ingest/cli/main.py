@@ -1,4 +1,5 @@
-"""``waflens``: the command line (``ingest``, ``setup``). The last line of stdout of each is one JSON object.
+"""``waflens``: the command line (``ingest``, ``setup``, ``backfill``). The last line of stdout of each
+is one JSON object.
 
 The development and demo commands (``generate``, ``bench``) are ``waflens-dev`` (devtools/cli.py).
 """
@@ -17,6 +18,7 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from ingest import telemetry
+from ingest.cli import backfill
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.config_file import load_config
 from ingest.deadline import Deadline
@@ -41,6 +43,7 @@ CLI_NAMES = {
     "bulk_bytes": "--bulk-bytes",
     "bulk_concurrency": "--bulk-concurrency",
     "deadline": "--deadline",
+    "account_tags": "--account-tags",
 }
 
 
@@ -71,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("--lake", type=Path, help="Parquet lake folder to write")
     ingest.add_argument("--dead-letter", type=Path, help="rejected records (default: LAKE/_dead_letter)")
     ingest.add_argument("--config", type=Path, help="config file (TOML or JSON): owners, accounts, redaction")
+    ingest.add_argument(
+        "--account-tags",
+        choices=["off", "organizations"],
+        default="off",
+        help="also read account names and tags from AWS Organizations (default: the config file only)",
+    )
     ingest.add_argument("--batch-records", type=int, default=Limits.batch_records, help="records per batch")
     _add_cluster_options(ingest)
     ingest.add_argument(
@@ -100,6 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--config", type=Path, help="config file with [index] and [retention]")
     setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
     _add_cluster_options(setup)
+    backfill.add_parser(commands)
     return parser
 
 
@@ -133,6 +143,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         limits=Limits(batch_records=args.batch_records),
         deadline_seconds=args.deadline,
         metrics=args.metrics or "off",
+        account_tags=args.account_tags,
         names=CLI_NAMES,
     )
 
@@ -183,6 +194,12 @@ def _setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _backfill(args: argparse.Namespace) -> int:
+    report = backfill.run(args)
+    print_json(report.as_dict())
+    return EXIT_OK if report.complete else EXIT_RETRY
+
+
 def print_json(value: object) -> None:
     """Write ``value`` as one compact JSON line on stdout: the last line every command prints."""
     sys.stdout.write(orjson.dumps(value).decode() + "\n")
@@ -191,7 +208,7 @@ def print_json(value: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "setup": _setup}
+    commands = {"ingest": _ingest, "setup": _setup, "backfill": _backfill}
     try:
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:
