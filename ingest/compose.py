@@ -20,7 +20,7 @@ from enrich.redact import redaction_from
 from ingest.config_file import check_writable, load_config
 from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
-from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.deadletter import FileDeadLetter
 from ingest.sinks.lake import ParquetLake
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
@@ -106,6 +106,6 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
     return Pipeline(
         config=config,
         sinks=sinks,
-        dead_letter=LocalDeadLetter(settings.dead_letter_folder, redaction_from(config)),
+        dead_letter=FileDeadLetter(settings.dead_letter_folder, redaction_from(config)),
         limits=settings.limits,
     )

@@ -90,7 +90,8 @@ def test_build_pipeline_makes_the_sinks_the_settings_name_and_uses_a_client_it_i
     pipeline = build_pipeline(settings, clients=Clients(opensearch=client))
     lake, cluster = pipeline.sinks
     assert isinstance(lake, ParquetLake)
-    assert lake.root == tmp_path / "lake"
+    assert lake.location.local
+    assert lake.location.uri == str(tmp_path / "lake")
     assert isinstance(cluster, OpenSearchSink)
     assert cluster.client is client
 
