@@ -37,7 +37,7 @@ from enrich.redact import redaction_from
 from ingest.deadline import Deadline
 from ingest.run import Pipeline
 from ingest.sinks.base import SinkResult
-from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.deadletter import FileDeadLetter
 from ingest.sinks.lake import ParquetLake
 from ingest.sinks.opensearch.encoder import bulk_chunks
 from ingest.sinks.opensearch.service import BulkOptions
@@ -76,7 +76,7 @@ def measure(path: str, source: Path, workdir: Path) -> dict[str, float]:
         sink = BulkBodySink() if path == "pipeline" else ParquetLake(workdir / "lake")
         redaction = redaction_from(config)
         pipeline = Pipeline(
-            config=config, sinks=[sink], dead_letter=LocalDeadLetter(workdir / "dead", redaction)
+            config=config, sinks=[sink], dead_letter=FileDeadLetter(workdir / "dead", redaction)
         )
         summary = pipeline.run([LocalFile(source)], keep_records=False).summary
         records, out = summary.delivered, getattr(sink, "bytes", 0)

@@ -8,6 +8,7 @@ handler reusing warm connections); whatever is missing is made from the settings
 from __future__ import annotations
 
 import math
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,20 +26,21 @@ from ingest.accounts import (
     organizations_client,
     tag_keys_from_file,
 )
-from ingest.config_file import check_writable, load_config
+from ingest.config_file import load_config
 from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
 from ingest.sinks.capture import CaptureSink
-from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.deadletter import FileDeadLetter
 from ingest.sinks.lake import ParquetLake
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
+from ingest.sinks.storage import resolve
 
 MetricsMode = Literal["off", "emf"] | Path  # off; EMF on stdout (Lambda); EMF lines appended to a file
 # A Firehose function returns the documents for Firehose to deliver, or indexes them itself.
 FirehoseMode = Literal["transform", "index"]
 AccountTagSource = Literal["off", "organizations"]  # where account tags come from besides the config file
-DEFAULT_DEAD_LETTER = Path("waflens-dead-letter")
+DEFAULT_DEAD_LETTER = "waflens-dead-letter"
 # How a mistake names a setting: the CLI says "--lake", a Lambda's loader "WAFLENS_LAKE".
 FIELD_NAMES: Mapping[str, str] = MappingProxyType(
     {
@@ -60,8 +62,9 @@ class Settings:
     """Everything a run is configured with, validated once where it is loaded."""
 
     config: Path | None = None  # the config file: owners, accounts, redaction, index, retention
-    lake: Path | None = None
-    dead_letter: Path | None = None  # default: LAKE/_dead_letter, else ./waflens-dead-letter
+    lake: str | None = None  # a folder or s3://bucket/prefix
+    dead_letter: str | None = None  # the same; default: LAKE/_dead_letter, else ./waflens-dead-letter
+    s3_region: str | None = None  # region of s3:// targets; None: pyarrow asks S3 for the bucket's
     opensearch: Endpoint | None = None
     bulk: BulkOptions = field(default_factory=BulkOptions)
     limits: Limits = field(default_factory=Limits)
@@ -93,11 +96,11 @@ class Settings:
             raise ConfigError(f"{n['account_tags_ttl']} must be a number of seconds, at least 0")
 
     @property
-    def dead_letter_folder(self) -> Path:
-        """Where rejected records go."""
+    def dead_letter_folder(self) -> str:
+        """Where rejected records go: a folder or s3://bucket/prefix."""
         if self.dead_letter is not None:
             return self.dead_letter
-        return self.lake / "_dead_letter" if self.lake is not None else DEFAULT_DEAD_LETTER
+        return posixpath.join(self.lake, "_dead_letter") if self.lake is not None else DEFAULT_DEAD_LETTER
 
 
 @dataclass(frozen=True)
@@ -111,18 +114,21 @@ class Clients:
 def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pipeline:
     """The pipeline ``settings`` describe: the config file read, targets checked, sinks and store built.
 
-    Permanent mistakes (an unwritable folder, a bad config file, an endpoint without credentials) raise
-    ``ConfigError`` here, before any work, rather than turning every record retryable.
+    Permanent mistakes (an unwritable folder or bucket, a bad config file, an endpoint without
+    credentials) raise ``ConfigError`` here, before any work, rather than turning every record retryable.
     """
     clients = clients or Clients()
     config, _ = load_config(settings.config)
     tag_keys = tag_keys_from_file(settings.config)  # [organizations] is checked even when it is off
-    if settings.lake is not None:
-        check_writable(settings.lake, settings.names["lake"])
-    check_writable(settings.dead_letter_folder, settings.names["dead_letter"])
+    names, region = settings.names, settings.s3_region
+    lake = resolve(settings.lake, option=names["lake"], region=region) if settings.lake is not None else None
+    dead_letter = resolve(settings.dead_letter_folder, option=names["dead_letter"], region=region)
+    if lake is not None:
+        lake.check_writable(names["lake"])
+    dead_letter.check_writable(names["dead_letter"])
     sinks: list[Sink] = []
-    if settings.lake is not None:
-        sinks.append(ParquetLake(settings.lake))
+    if lake is not None:
+        sinks.append(ParquetLake(lake))
     if settings.opensearch is not None:
         client = clients.opensearch or make_client(settings.opensearch)
         sinks.append(OpenSearchSink(client, settings.bulk))
@@ -135,7 +141,7 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
     return Pipeline(
         config=config,
         sinks=sinks,
-        dead_letter=LocalDeadLetter(settings.dead_letter_folder, redaction_from(config)),
+        dead_letter=FileDeadLetter(dead_letter, redaction_from(config)),
         limits=settings.limits,
         accounts=accounts,
     )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,25 +36,3 @@ def load_config(path: Path | None) -> tuple[EnrichConfig, ClusterSettings]:
         return EnrichConfig.from_mapping(doc), ClusterSettings.from_mapping(doc)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-
-
-def check_writable(folder: Path, option: str) -> None:
-    """Prove ``folder`` can be created (if missing) and written, without leaving anything behind.
-
-    The probe goes into the nearest folder that exists: creating the rest needs the same right.
-    """
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    problem = None
-    if not existing.is_dir():
-        problem = f"{existing} is not a folder"
-    else:
-        try:
-            handle, probe = tempfile.mkstemp(prefix=".waflens-probe-", dir=existing)
-            os.close(handle)
-            os.unlink(probe)
-        except OSError as exc:
-            problem = exc.strerror or type(exc).__name__
-    if problem is not None:
-        raise ConfigError(f"{option} {folder}: cannot write there ({problem})")

@@ -19,12 +19,13 @@ from ingest.sinks.opensearch.client import Endpoint
 from ingest.sinks.opensearch.service import BulkOptions
 
 ENV_CONFIG: Final = "WAFLENS_CONFIG"  # path of the config file (TOML or JSON)
-ENV_LAKE: Final = "WAFLENS_LAKE"  # Parquet lake folder
-ENV_DEAD_LETTER: Final = "WAFLENS_DEAD_LETTER"  # dead-letter folder
+ENV_LAKE: Final = "WAFLENS_LAKE"  # Parquet lake: a folder or s3://bucket/prefix
+ENV_DEAD_LETTER: Final = "WAFLENS_DEAD_LETTER"  # dead-letter store: a folder or s3://bucket/prefix
 ENV_OPENSEARCH_URL: Final = "WAFLENS_OPENSEARCH_URL"
 ENV_OPENSEARCH_AUTH: Final = "WAFLENS_OPENSEARCH_AUTH"  # auto, none, basic or sigv4
 ENV_AWS_SERVICE: Final = "WAFLENS_AWS_SERVICE"  # es or aoss (default: from the host)
-ENV_REGION: Final = "AWS_REGION"  # SigV4 region; set by Lambda
+ENV_REGION: Final = "AWS_REGION"  # SigV4 region and the region of s3:// targets; set by Lambda
+ENV_DEFAULT_REGION: Final = "AWS_DEFAULT_REGION"  # the AWS CLI's name for it; read when AWS_REGION is unset
 ENV_USERNAME: Final = "OPENSEARCH_USERNAME"  # basic auth; the CLI reads these too
 ENV_PASSWORD: Final = "OPENSEARCH_PASSWORD"
 ENV_REQUEST_SECONDS: Final = "WAFLENS_REQUEST_SECONDS"  # one request's timeout
@@ -124,8 +125,9 @@ def settings_from_environ(environ: Mapping[str, str]) -> Settings:
     )
     return Settings(
         config=_read(environ, ENV_CONFIG, Path, "a path", None),
-        lake=_read(environ, ENV_LAKE, Path, "a folder", None),
-        dead_letter=_read(environ, ENV_DEAD_LETTER, Path, "a folder", None),
+        lake=_read(environ, ENV_LAKE, str, "a folder or s3:// URI", None),
+        dead_letter=_read(environ, ENV_DEAD_LETTER, str, "a folder or s3:// URI", None),
+        s3_region=s3_region(environ),
         opensearch=endpoint,
         bulk=bulk,
         limits=Limits(
@@ -145,6 +147,11 @@ def settings_from_environ(environ: Mapping[str, str]) -> Settings:
 def _firehose_mode(environ: Mapping[str, str]) -> FirehoseMode | None:
     mode = _read(environ, ENV_FIREHOSE_MODE, _choice("transform", "index"), "transform or index", None)
     return "transform" if mode == "transform" else "index" if mode == "index" else None
+
+
+def s3_region(environ: Mapping[str, str]) -> str | None:
+    """The region of s3:// targets: ``AWS_REGION``, else ``AWS_DEFAULT_REGION``, else unknown."""
+    return environ.get(ENV_REGION, "").strip() or environ.get(ENV_DEFAULT_REGION, "").strip() or None
 
 
 class LambdaContext(Protocol):

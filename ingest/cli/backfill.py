@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError
 
 from enrich.config import ConfigError
 from ingest.backfill import Backfill, Checkpoint, Job, Report, parse_time
-from ingest.config_file import check_writable
+from ingest.sinks.storage import check_local_folder
 
 PROGRESS_SECONDS: Final = 5.0
 # Standard retry mode retries throttling and 5xx with backoff; what still fails is reported, not lost.
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> Report:
     until = parse_time(args.until, "--until") if args.until else None
     job = Job.from_url(args.url, args.queue, since, until)
     checkpoint = Checkpoint(args.checkpoint, job) if args.checkpoint else Checkpoint.default(job)
-    check_writable(checkpoint.path.absolute().parent, "--checkpoint")
+    check_local_folder(checkpoint.path.absolute().parent, "--checkpoint")
     checkpoint.load()  # another backfill's file is a usage mistake, found now
     try:
         s3 = boto3.client("s3", config=CLIENT_CONFIG)

@@ -22,7 +22,7 @@ from ingest.cli import backfill
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.config_file import load_config
 from ingest.deadline import Deadline
-from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME
+from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME, s3_region
 from ingest.outcomes import RunSummary
 from ingest.run import Limits
 from ingest.sinks.opensearch.client import Endpoint, make_client
@@ -71,8 +71,12 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument(
         "paths", nargs="+", type=Path, help="files, folders or - (standard input) of WAF logs (gzip or plain)"
     )
-    ingest.add_argument("--lake", type=Path, help="Parquet lake folder to write")
-    ingest.add_argument("--dead-letter", type=Path, help="rejected records (default: LAKE/_dead_letter)")
+    ingest.add_argument("--lake", metavar="DIR|S3URI", help="Parquet lake: a folder or s3://bucket/prefix")
+    ingest.add_argument(
+        "--dead-letter",
+        metavar="DIR|S3URI",
+        help="rejected records: a folder or s3://bucket/prefix (default: LAKE/_dead_letter)",
+    )
     ingest.add_argument("--config", type=Path, help="config file (TOML or JSON): owners, accounts, redaction")
     ingest.add_argument(
         "--account-tags",
@@ -133,6 +137,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         config=args.config,
         lake=args.lake,
         dead_letter=args.dead_letter,
+        s3_region=s3_region(os.environ),
         opensearch=endpoint,
         bulk=BulkOptions(
             max_bytes=args.bulk_bytes,

@@ -1,4 +1,7 @@
-"""The dead-letter store: every Rejected record with its original bytes (redacted) and the reason."""
+"""The dead-letter store: every Rejected record with its original bytes (redacted) and the reason.
+
+Entries are NDJSON files in a local folder or under an ``s3://`` prefix (``storage.Location``).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import base64
 import hashlib
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import orjson
@@ -14,6 +16,7 @@ import orjson
 from enrich.redact import Redaction
 from enrich.redact_bytes import redact_bytes
 from ingest.outcomes import RejectedRecord
+from ingest.sinks.storage import Location, resolve
 
 
 class DeadLetterStore(Protocol):
@@ -40,11 +43,13 @@ def entry(record: RejectedRecord, redaction: Redaction) -> bytes:
     return orjson.dumps(body)
 
 
-class LocalDeadLetter:
+class FileDeadLetter:
     """NDJSON files in a folder, one per batch, named by a digest of their content (replays overwrite)."""
 
-    def __init__(self, root: Path, redaction: Redaction) -> None:
-        self.root = root
+    def __init__(self, location: Location | str | os.PathLike[str], redaction: Redaction) -> None:
+        if not isinstance(location, Location):
+            location = resolve(os.fspath(location), option="dead-letter")
+        self.location = location
         self.redaction = redaction
 
     def put(self, records: Sequence[RejectedRecord]) -> None:
@@ -53,7 +58,4 @@ class LocalDeadLetter:
             return
         body = b"".join(entry(r, self.redaction) + b"\n" for r in records)
         name = hashlib.blake2b(body, digest_size=12).hexdigest()
-        self.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.root / f".{name}.tmp"
-        temporary.write_bytes(body)
-        os.replace(temporary, self.root / f"rejected-{name}.ndjson")
+        self.location.write_bytes(self.location.join(f"rejected-{name}.ndjson"), body)

@@ -11,7 +11,7 @@ from enrich.config import EnrichConfig
 from enrich.redact import redaction_from
 from ingest.outcomes import RunSummary
 from ingest.run import Limits, Pipeline
-from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.deadletter import FileDeadLetter
 from ingest.sinks.lake import ParquetLake
 from ingest.sources.local import expand
 
@@ -33,7 +33,7 @@ def ingest(tmp_path: Path) -> Ingest:
         pipeline = Pipeline(
             config=config,
             sinks=[ParquetLake(tmp_path / "lake", compression=compression)],
-            dead_letter=LocalDeadLetter(tmp_path / "dead", redaction_from(config)),
+            dead_letter=FileDeadLetter(tmp_path / "dead", redaction_from(config)),
             limits=Limits(batch_records=batch_records),
         )
         summary = pipeline.run(expand(paths).sources, keep_records=False).summary

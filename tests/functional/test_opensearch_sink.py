@@ -24,7 +24,7 @@ from ingest.deadline import Clock, Deadline
 from ingest.outcomes import RunSummary
 from ingest.run import Pipeline
 from ingest.sinks.base import Sink, SinkResult
-from ingest.sinks.deadletter import LocalDeadLetter
+from ingest.sinks.deadletter import FileDeadLetter
 from ingest.sinks.lake import ParquetLake, scan_lake
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.retry import Backoff
@@ -122,7 +122,7 @@ def metered_sink(url: str, *, budget: int, **options: Any) -> tuple[Clocked, Met
 
 def run(paths: list[Path], sinks: list[Sink], dead: Path) -> RunSummary:
     redaction = redaction_for(CONFIG.redacted_headers, CONFIG.redaction_marker)
-    pipeline = Pipeline(config=CONFIG, sinks=sinks, dead_letter=LocalDeadLetter(dead, redaction))
+    pipeline = Pipeline(config=CONFIG, sinks=sinks, dead_letter=FileDeadLetter(dead, redaction))
     summary = pipeline.run(expand(paths).sources).summary
     assert summary.balanced
     return summary

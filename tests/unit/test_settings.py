@@ -29,8 +29,8 @@ from ingest.sinks.opensearch.service import OpenSearchSink
 
 def test_the_environment_gives_frozen_settings_with_lambda_defaults(tmp_path: Path) -> None:
     settings = settings_from_environ({ENV_LAKE: str(tmp_path / "lake"), ENV_RETRY_SECONDS: "45"})
-    assert settings.lake == tmp_path / "lake"
-    assert settings.dead_letter_folder == tmp_path / "lake" / "_dead_letter"
+    assert settings.lake == str(tmp_path / "lake")
+    assert settings.dead_letter_folder == str(tmp_path / "lake" / "_dead_letter")
     assert settings.bulk.retry_seconds == 45
     assert settings.metrics == "emf"
     assert settings.deadline_margin_seconds == 10
@@ -86,11 +86,12 @@ def test_build_pipeline_makes_the_sinks_the_settings_name_and_uses_a_client_it_i
 ) -> None:
     endpoint = Endpoint(url="http://127.0.0.1:9")
     client = make_client(endpoint)
-    settings = Settings(lake=tmp_path / "lake", opensearch=endpoint)
+    settings = Settings(lake=str(tmp_path / "lake"), opensearch=endpoint)
     pipeline = build_pipeline(settings, clients=Clients(opensearch=client))
     lake, cluster = pipeline.sinks
     assert isinstance(lake, ParquetLake)
-    assert lake.root == tmp_path / "lake"
+    assert lake.location.local
+    assert lake.location.uri == str(tmp_path / "lake")
     assert isinstance(cluster, OpenSearchSink)
     assert cluster.client is client
 
