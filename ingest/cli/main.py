@@ -1,5 +1,5 @@
-"""``waflens``: the command line (``ingest``, ``setup``, ``backfill``). The last line of stdout of each
-is one JSON object.
+"""``waflens``: the command line (``ingest``, ``setup``, ``backfill``, ``compact``). The last line of
+stdout of each is one JSON object.
 
 The development and demo commands (``generate``, ``bench``) are ``waflens-dev`` (devtools/cli.py).
 """
@@ -25,9 +25,12 @@ from ingest.deadline import Deadline
 from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME, s3_region
 from ingest.outcomes import RunSummary
 from ingest.run import Limits
+from ingest.sinks.compact import compact
+from ingest.sinks.lake import ParquetLake
 from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions
 from ingest.sinks.opensearch.setup import apply
+from ingest.sinks.storage import resolve
 from ingest.sources.local import SourceError, expand
 
 # 0: everything settled; 1: something to deliver again (or a damaged source); 2: usage or
@@ -114,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
     _add_cluster_options(setup)
     backfill.add_parser(commands)
+    compact = commands.add_parser(
+        "compact", help="rewrite each lake partition's files as one, each event once"
+    )
+    compact.add_argument("lake", metavar="DIR|S3URI", help="the lake: a folder or s3://bucket/prefix")
     return parser
 
 
@@ -199,6 +206,13 @@ def _setup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _compact(args: argparse.Namespace) -> int:
+    location = resolve(args.lake, option="lake", region=s3_region(os.environ))
+    report = compact(ParquetLake(location))
+    print_json(report.as_dict())
+    return EXIT_RETRY if report.unreadable else EXIT_OK
+
+
 def _backfill(args: argparse.Namespace) -> int:
     report = backfill.run(args)
     print_json(report.as_dict())
@@ -213,7 +227,7 @@ def print_json(value: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "setup": _setup, "backfill": _backfill}
+    commands = {"ingest": _ingest, "setup": _setup, "backfill": _backfill, "compact": _compact}
     try:
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:

@@ -47,6 +47,10 @@ class Location:
         infos = self.filesystem.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
         return sorted(info.path for info in infos if info.type == pafs.FileType.File)
 
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` is a file (one metadata request on S3)."""
+        return bool(self.filesystem.get_file_info(path).type == pafs.FileType.File)
+
     def write_bytes(self, path: str, data: bytes | memoryview) -> None:
         """Write ``path`` so that readers see all of ``data`` or nothing.
 

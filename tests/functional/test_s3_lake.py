@@ -19,11 +19,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from devtools.generate import write_logs
 from enrich import schema as S
 from enrich.config import ConfigError
 from ingest.cli.main import main
 from ingest.compose import Settings, build_pipeline
 from ingest.outcomes import RunSummary
+from ingest.run import Limits
 from ingest.sources.local import expand
 from tests.support.hostile import Blob, authorized, dumps, leaks, line, record
 from tests.support.samples import MALFORMED, RAW_COUNTS, sample, samples_dir
@@ -184,3 +186,23 @@ def test_the_command_line_names_an_unwritable_bucket_in_one_sentence_and_reads_n
     assert err.startswith("waflens: --lake s3://no-such-bucket/waflens: cannot write there (")
     assert err.count("\n") == 1
     assert objects(s3) == {}
+
+
+def test_compaction_on_s3_leaves_one_object_per_partition_and_each_event_once(
+    s3: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    inputs = [tmp_path / "waf.log"]
+    write_logs(inputs[0], 4_000, seed=2)
+    ingest(inputs, lake=LAKE, s3_region=REGION, limits=Limits(batch_records=1_000))
+    ingest(inputs, lake=LAKE, s3_region=REGION, limits=Limits(batch_records=1_700))  # other cuts, other files
+    before = rows(objects(s3))
+    assert before.height > before[S.DOC_ID].n_unique()
+
+    assert main(["compact", LAKE]) == 0
+    report = orjson.loads(capsys.readouterr().out.splitlines()[-1])
+    stored = objects(s3)
+    parquet = [k for k in stored if k.endswith(".parquet")]
+    assert len(parquet) == len({k.rsplit("/", 1)[0] for k in parquet}) == report["files_after"]
+    after = rows(stored)
+    assert after.height == after[S.DOC_ID].n_unique() == before[S.DOC_ID].n_unique()
+    assert report["duplicates_removed"] == before.height - after.height
