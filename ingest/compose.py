@@ -27,6 +27,7 @@ from ingest.accounts import (
     tag_keys_from_file,
 )
 from ingest.config_file import load_config
+from ingest.metrics import MetricsMode  # off; EMF on stdout (Lambda); EMF lines appended to a file
 from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
 from ingest.sinks.capture import CaptureSink
@@ -36,7 +37,6 @@ from ingest.sinks.opensearch.client import Endpoint, make_client
 from ingest.sinks.opensearch.service import BulkOptions, OpenSearchSink
 from ingest.sinks.storage import resolve
 
-MetricsMode = Literal["off", "emf"] | Path  # off; EMF on stdout (Lambda); EMF lines appended to a file
 # A Firehose function returns the documents for Firehose to deliver, or indexes them itself.
 FirehoseMode = Literal["transform", "index"]
 AccountTagSource = Literal["off", "organizations"]  # where account tags come from besides the config file
