@@ -12,8 +12,9 @@ from typing import Final, Protocol, TypeVar
 
 from enrich.config import ConfigError
 from ingest.accounts import DEFAULT_TTL_SECONDS
-from ingest.compose import FIELD_NAMES, AccountTagSource, FirehoseMode, MetricsMode, Settings
+from ingest.compose import FIELD_NAMES, AccountTagSource, FirehoseMode, Settings
 from ingest.deadline import Clock, Deadline
+from ingest.metrics import MetricsMode
 from ingest.run import Limits
 from ingest.sinks.opensearch.client import Endpoint
 from ingest.sinks.opensearch.service import BulkOptions
