@@ -81,7 +81,7 @@ class ParquetLake:
         except OSError as exc:  # pyarrow's I/O errors (ArrowIOError) are OSErrors too
             ids = set(batch[S.DOC_ID].to_list())
             return SinkResult(retryable=ids, retry_reason=f"lake write failed: {exc}")
-        except pa.ArrowException as exc:  # an unreadable file already in a partition (ArrowInvalid)
+        except (pa.ArrowException, pl.exceptions.PolarsError) as exc:  # an unreadable file in a partition
             ids = set(batch[S.DOC_ID].to_list())
             reason = f"lake write failed: a file in {folder} cannot be read ({type(exc).__name__})"
             return SinkResult(retryable=ids, retry_reason=reason)
@@ -107,7 +107,18 @@ class ParquetLake:
         files = [path for path in self.location.files(folder) if path.endswith(".parquet")]
         if not files:
             return pl.Series(S.DOC_ID, [], pl.String)
-        found = ds.dataset(files, format="parquet", filesystem=self.location.filesystem).to_table(
+        if self.location.local:
+            # Polars reads one column of many wide local files about 5x faster than pyarrow.dataset
+            # (22 s against 107-121 s for the checks of a 200k-record run at 2,000 per batch), and
+            # without its 140 MB of RSS growth over the run.
+            found = (
+                pl.scan_parquet(files)
+                .select(S.DOC_ID)
+                .filter(pl.col(S.DOC_ID).is_in(ids.implode()))
+                .collect(engine="streaming")
+            )
+            return found[S.DOC_ID]
+        table = ds.dataset(files, format="parquet", filesystem=self.location.filesystem).to_table(
             columns=[S.DOC_ID], filter=pc.field(S.DOC_ID).isin(ids.to_arrow())
         )
-        return pl.Series(S.DOC_ID, found.column(S.DOC_ID), pl.String)
+        return pl.Series(S.DOC_ID, table.column(S.DOC_ID), pl.String)
