@@ -137,7 +137,10 @@ def _s3(target: str, *, option: str, region: str | None) -> Location:
         )
     if not parts.netloc or parts.query or parts.fragment:
         raise ConfigError(f"{option} {target}: name an S3 folder as s3://bucket/prefix")
-    uri = f"{target}?{urlencode({'region': region})}" if region else target
+    # allow_delayed_open: a file smaller than one part goes up as a single PutObject on close, not as
+    # a three-request multipart upload
+    options = {"allow_delayed_open": "true"} | ({"region": region} if region else {})
+    uri = f"{target}?{urlencode(options)}"
     try:
         filesystem, base = pafs.FileSystem.from_uri(uri)
     except (OSError, pa.ArrowException) as exc:  # the bucket's region could not be looked up

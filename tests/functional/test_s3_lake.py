@@ -141,6 +141,20 @@ def test_a_replay_into_s3_adds_no_object_and_no_row(s3: Any) -> None:
     assert stored.height == stored[S.DOC_ID].n_unique() == 10  # the wazuh sample holds 4 distinct records
 
 
+def test_a_corrupt_object_in_an_s3_partition_blocks_no_write_and_compaction_names_the_partition(
+    s3: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partition = "waflens/event_date=2021-01-11/account=unknown"  # a day of the panther sample
+    s3.put_object(Bucket=BUCKET, Key=f"{partition}/part-0.parquet", Body=b"PAR1 not really parquet PAR1")
+    pipeline = build_pipeline(Settings(lake=LAKE, s3_region=REGION))
+    result = pipeline.run(expand([sample("panther.ndjson")]).sources)
+    assert (result.summary.retryable, result.summary.delivered) == (0, 6)  # writes never read the lake
+    assert main(["compact", LAKE]) == 1
+    report = orjson.loads(capsys.readouterr().out.splitlines()[-1])
+    assert report["unreadable"] == ["event_date=2021-01-11/account=unknown: ArrowInvalid"]
+    assert s3.get_object(Bucket=BUCKET, Key=f"{partition}/part-0.parquet")["Body"].read().startswith(b"PAR1")
+
+
 def test_rejected_records_are_ndjson_dead_letters_in_s3_and_no_object_holds_the_planted_secret(
     s3: Any, tmp_path: Path
 ) -> None:
