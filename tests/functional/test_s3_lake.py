@@ -14,9 +14,11 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import boto3
 import orjson
 import polars as pl
 import pytest
+from moto.server import ThreadedMotoServer
 from polars.testing import assert_frame_equal
 
 from devtools.generate import write_logs
@@ -29,9 +31,6 @@ from ingest.run import Limits
 from ingest.sources.local import expand
 from tests.support.hostile import Blob, authorized, dumps, leaks, line, record
 from tests.support.samples import MALFORMED, RAW_COUNTS, sample, samples_dir
-
-boto3 = pytest.importorskip("boto3")
-moto_server = pytest.importorskip("moto.server")
 
 BUCKET = "waflens-test"
 REGION = "us-east-1"
@@ -50,7 +49,7 @@ def endpoint() -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
