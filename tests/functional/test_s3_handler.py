@@ -279,6 +279,16 @@ def test_a_redelivered_batch_leaves_the_same_documents_in_the_lake_and_the_clust
     assert [entry["kind"] for entry in letters] == ["invalid_json"]
 
 
+def test_an_object_whose_gzip_breaks_off_is_settled_not_sent_back(bucket: Bucket, tmp_path: Path) -> None:
+    whole = gzip.compress(b"\n".join(waf_lines()) + b"\n")
+    key = PREFIX + "cut.log.gz"
+    bucket.client.put_object(Bucket=BUCKET, Key=key, Body=whole[: len(whole) * 2 // 3])
+    assert handle(bucket, sqs_event([notification(key=key)])) == []  # the same bytes would break again
+    assert 0 < len(lake_ids(tmp_path / "lake")) < 6
+    (letter,) = dead_letters(tmp_path / "dead")
+    assert (letter["source"], letter["kind"]) == (f"s3://{BUCKET}/{key}", "truncated_input")
+
+
 # --- the deadline --------------------------------------------------------------------------------------
 
 
