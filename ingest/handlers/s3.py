@@ -81,9 +81,9 @@ def process(event: dict[str, Any], context: LambdaContext, *, s3: S3Client) -> P
     missing = {name for name, source in sources.items() if source.missing is not None}
     bodies = [letter for letter in (m.dead_letter() for m in messages) if letter is not None]
     letters = bodies + [_gone(sources[name]) for name in sorted(missing)]
-    stored = keep(current.pipeline, letters)
-    response = respond(messages, result, missing=missing, stored=stored)
-    _settled(messages, response, missing, dead_lettered=len(letters) if stored else 0)
+    unkept = keep(current.pipeline, letters)
+    response = respond(messages, result, missing=missing, unkept=unkept)
+    _settled(messages, response, missing, dead_lettered=len(letters) - len(unkept))
     return response
 
 
@@ -96,37 +96,48 @@ def read(event: dict[str, Any]) -> list[Message]:
 
 
 def respond(
-    messages: Sequence[Message], result: RunResult, *, missing: Collection[str], stored: bool
+    messages: Sequence[Message],
+    result: RunResult,
+    *,
+    missing: Collection[str] = (),
+    unkept: Collection[str] = (),
 ) -> PartialItemFailureResponse:
     """The SQS contract: every message that must be delivered again, in batch order.
 
     A message fails when any record of its objects is retryable, when one of its objects must be read
-    again (``SourceEnd.redeliver``: unreadable, failed, unfinished), or when something of it had to go to
-    the dead-letter store (its body, or an object in ``missing``) and ``stored`` says it could not.
+    again (``SourceEnd.redeliver``: unreadable, failed, unfinished) unless it is ``missing`` and its
+    dead-letter entry was kept, or when its body could not be read and its entry was not kept. ``unkept``
+    names the entries the dead-letter store refused (an object's name, a message's ``source``).
     """
     retryable = result.records.filter(pl.col("outcome") == Outcome.RETRYABLE.value)["source"].unique()
-    settled = set(missing) if stored else set()
+    settled = set(missing) - set(unkept)
     again = set(retryable) | {e.source for e in result.sources if e.redeliver and e.source not in settled}
     return {
         "batchItemFailures": [
             {"itemIdentifier": m.message_id}
             for m in messages
-            if (m.problem is not None and not stored) or any(ref.name in again for ref in m.objects)
+            if (m.problem is not None and m.source in unkept) or any(ref.name in again for ref in m.objects)
         ]
     }
 
 
-def keep(pipeline: Pipeline, letters: list[RejectedRecord]) -> bool:
-    """Put ``letters`` in the dead-letter store; False when it could not take them."""
-    if not letters:
-        return True
-    try:
-        pipeline.dead_letter.put(letters)
-    except OSError as exc:
-        reason = f"dead-letter write failed: {exc.strerror or type(exc).__name__}"
-        telemetry.logger().error("dead letters not kept", extra={"entries": len(letters), "reason": reason})
-        return False
-    return True
+def keep(pipeline: Pipeline, letters: list[RejectedRecord]) -> set[str]:
+    """Put each of ``letters`` in the dead-letter store; the sources of those it could not take.
+
+    One entry per file, named by its content, so a message delivered again in another batch rewrites the
+    same file instead of adding a second entry.
+    """
+    unkept: set[str] = set()
+    for letter in letters:
+        try:
+            pipeline.dead_letter.put([letter])
+        except OSError as exc:
+            reason = f"dead-letter write failed: {exc.strerror or type(exc).__name__}"
+            telemetry.logger().error(
+                "dead letter not kept", extra={"source": letter.source, "reason": reason}
+            )
+            unkept.add(letter.source)
+    return unkept
 
 
 def _gone(source: S3Object) -> RejectedRecord:

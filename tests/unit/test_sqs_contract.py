@@ -48,7 +48,7 @@ def run(ends: dict[str, SourceStatus], outcomes: Sequence[tuple[str, str]] = ())
 
 
 def test_an_empty_batch_fails_nothing() -> None:
-    assert respond([], RunResult(), missing=(), stored=True) == {"batchItemFailures": []}
+    assert respond([], RunResult()) == {"batchItemFailures": []}
 
 
 def test_a_message_fails_when_any_record_of_its_objects_is_retryable() -> None:
@@ -66,7 +66,7 @@ def test_a_message_fails_when_any_record_of_its_objects_is_retryable() -> None:
             (name("c"), "rejected"),
         ],
     )
-    assert failed_ids(respond(batch, result, missing=(), stored=True)) == [message_id(1), message_id(2)]
+    assert failed_ids(respond(batch, result)) == [message_id(1), message_id(2)]
 
 
 def test_a_message_fails_when_an_object_must_be_read_again() -> None:
@@ -78,7 +78,7 @@ def test_a_message_fails_when_an_object_must_be_read_again() -> None:
         name("complete"): "complete",
     }
     batch = messages(*(notification(key=key.removeprefix(f"s3://{BUCKET}/")) for key in ends))
-    assert failed_ids(respond(batch, run(ends), missing=(), stored=True)) == [
+    assert failed_ids(respond(batch, run(ends))) == [
         message_id(0),
         message_id(1),
         message_id(2),
@@ -88,8 +88,8 @@ def test_a_message_fails_when_an_object_must_be_read_again() -> None:
 def test_a_missing_object_succeeds_once_its_dead_letter_is_kept() -> None:
     batch = messages(notification(key="gone"), notification(key="denied"))
     result = run({name("gone"): "unreadable", name("denied"): "unreadable"})
-    assert failed_ids(respond(batch, result, missing={name("gone")}, stored=True)) == [message_id(1)]
-    assert failed_ids(respond(batch, result, missing={name("gone")}, stored=False)) == [
+    assert failed_ids(respond(batch, result, missing={name("gone")})) == [message_id(1)]
+    assert failed_ids(respond(batch, result, missing={name("gone")}, unkept={name("gone")})) == [
         message_id(0),
         message_id(1),
     ]
@@ -98,11 +98,12 @@ def test_a_missing_object_succeeds_once_its_dead_letter_is_kept() -> None:
 def test_an_unreadable_body_succeeds_once_its_dead_letter_is_kept() -> None:
     batch = messages("not json", {"unknown": "shape"}, notification(key="a"))
     result = run({name("a"): "complete"}, [(name("a"), "delivered")])
-    assert failed_ids(respond(batch, result, missing=(), stored=True)) == []
-    assert failed_ids(respond(batch, result, missing=(), stored=False)) == [message_id(0), message_id(1)]
+    assert failed_ids(respond(batch, result)) == []
+    unkept = {batch[1].source}  # the store took the first entry, then refused the second
+    assert failed_ids(respond(batch, result, unkept=unkept)) == [message_id(1)]
 
 
 def test_messages_naming_the_same_object_share_its_fate_in_batch_order() -> None:
     batch = messages(notification(key="x"), notification(key="y"), notification(key="x"))
     result = run({name("x"): "unfinished", name("y"): "complete"})
-    assert failed_ids(respond(batch, result, missing=(), stored=True)) == [message_id(0), message_id(2)]
+    assert failed_ids(respond(batch, result)) == [message_id(0), message_id(2)]
