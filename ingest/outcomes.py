@@ -30,6 +30,7 @@ RejectKind = Literal[
     "too_deep",  # nested deeper than any WAF record (enrich.redact.MAX_DEPTH)
     "sink_rejected",  # a sink refused the document for good (an OpenSearch mapping error)
     "damaged_input",  # a source's bytes break off (corrupt or truncated gzip): what follows is lost
+    "missing_object",  # an announced S3 object that no longer exists: nothing of it can be read
 ]
 
 
@@ -70,9 +71,11 @@ class RejectedRecord:
 
     @property
     def position(self) -> str:
-        """``line 12``, ``line 4, object 2``, ``lines 3-7`` or ``end of data``."""
+        """``line 12``, ``line 4, object 2``, ``lines 3-7``, ``end of data`` or ``whole object``."""
         if self.kind == "damaged_input":
             return "end of data"
+        if self.kind == "missing_object":
+            return "whole object"
         if self.last_line > self.line:
             return f"lines {self.line}-{self.last_line}"
         return position(self.line, self.part)

@@ -1,1 +1,1 @@
-"""Where records come from: files, folders, standard input, FIFOs (import from ``ingest.sources.local``)."""
+"""Where records come from: local files, folders, standard input, FIFOs (``local``); S3 objects (``s3``)."""

@@ -1,5 +1,5 @@
-"""Local files, folders and standard input as sources (S3, Firehose and CloudWatch Logs sources live in
-their handlers).
+"""Local files, folders and standard input as sources (S3 objects are ``ingest.sources.s3``; Firehose
+records and CloudWatch Logs events are joined by ``ingest.sources.payloads``).
 
 A path named on the command line is read whatever it is (a file, a FIFO such as ``<(zcat …)``'s
 ``/dev/fd/63``, a character device); ``-`` is standard input. Inside a folder only regular files are
