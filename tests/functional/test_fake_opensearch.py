@@ -281,7 +281,7 @@ def test_slow_answer_times_out_the_client_after_the_documents_were_stored(
     started = time.monotonic()
     with (
         # the client gives up after 1.5 s: long enough for a loaded machine's server thread to have
-        # stored the documents, far short of the 5 s answer
+        # stored the documents, far short of the 10 s answer
         _serving(Faults(slow=1.0, slow_seconds=10.0), timeout=1.5) as (fake, client),
         pytest.raises(ConnectionTimeout),
     ):
