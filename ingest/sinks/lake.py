@@ -89,10 +89,11 @@ class ParquetLake:
 
     def _write_new(self, folder: str, rows: pl.DataFrame) -> set[str]:
         """Write ``rows`` as one file unless the partition already has that file; the ids written."""
+        rows = rows.unique(S.DOC_ID, keep="first", maintain_order=True)
         path, ids = self._path(folder, rows)
         if self.location.exists(path):
             return set()
-        self.write_partition(folder, rows)
+        self._write_file(path, rows)
         return ids
 
     def write_partition(self, folder: str, rows: pl.DataFrame) -> str:
@@ -103,12 +104,15 @@ class ParquetLake:
         """
         rows = rows.unique(S.DOC_ID, keep="first", maintain_order=True)
         path, _ = self._path(folder, rows)
+        self._write_file(path, rows)
+        return path
+
+    def _write_file(self, path: str, rows: pl.DataFrame) -> None:
         # Polars encodes into memory, then one write: 200 ms for 20k records against 340 ms for
         # pyarrow.parquet.write_table, and a failed encode can never leave a partial S3 object behind.
         encoded = io.BytesIO()
         rows.sort(S.TIMESTAMP).write_parquet(encoded, compression=self.compression, statistics=True)
         self.location.write_bytes(path, encoded.getbuffer())
-        return path
 
     @staticmethod
     def _path(folder: str, rows: pl.DataFrame) -> tuple[str, set[str]]:
