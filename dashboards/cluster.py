@@ -23,6 +23,11 @@ class ClusterRequest:
     path: str
     body: Body
 
+    @property
+    def kind(self) -> str:
+        """What the request sets up: the part of ``name`` before ``:`` (``role:analyst`` is a ``role``)."""
+        return self.name.split(":", 1)[0]
+
     def render(self) -> str:
         """The request as stable JSON: same settings, same bytes."""
         return canonical({"method": self.method, "path": self.path, "body": self.body})

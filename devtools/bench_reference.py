@@ -106,6 +106,10 @@ class Reference:
                     and (normalized := normalize_name(h["name"])) in self.redaction.sensitive
                 ]
             ),
+            "owasp": [],
+            "ua": None,
+            "domain": None,
+            "geo": None,
         }
 
     @staticmethod

@@ -152,6 +152,12 @@ class EnrichConfig:
                 "index",
                 "retention",
                 "organizations",
+                # read by the modules that own them: dashboards.* (access, alerts, dashboards), enrich (owasp, geoip)
+                "access",
+                "alerts",
+                "dashboards",
+                "owasp",
+                "geoip",
             },
             "",
         )

@@ -28,6 +28,10 @@ def _pack(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
         pl.col("_account").alias("account"),
         terminating_expr().alias("terminating"),
         *(v.alias(k) for k, v in flat.items() if k not in ("blocked", "counted")),
+        pl.lit([], dtype=pl.List(pl.String)).alias("owasp"),
+        pl.lit(None, dtype=S.USER_AGENT).alias("ua"),
+        pl.lit(None, dtype=pl.String).alias("domain"),
+        pl.lit(None, dtype=S.GEO).alias("geo"),
     ).cast(S.ENRICHMENT_FIELDS)
     return frame.with_columns(enrichment.alias(S.ENRICHMENT)).drop(_TEMPORARY)
 

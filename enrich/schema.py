@@ -219,6 +219,11 @@ ACCOUNT: Final = pl.Struct(
         "business_unit": pl.String,
     }
 )
+USER_AGENT: Final = pl.Struct(
+    {"browser": pl.String, "browser_version": pl.String, "os": pl.String, "device": pl.String, "bot": pl.Boolean}
+)
+# WAF's own ``httpRequest.country`` and ``clientAsn`` win; a GeoIP database the user owns fills the rest.
+GEO: Final = pl.Struct({"country": pl.String, "city": pl.String, "asn": pl.Int64, "as_org": pl.String})
 ENRICHMENT_FIELDS: Final = pl.Struct(
     {
         "blocked": pl.Boolean,
@@ -234,6 +239,10 @@ ENRICHMENT_FIELDS: Final = pl.Struct(
         "host": pl.String,
         "header_names": pl.List(pl.String),
         "redacted_headers": pl.List(pl.String),
+        "owasp": pl.List(pl.String),  # OWASP API Security Top 10 2023 categories of the matched rules/labels
+        "ua": USER_AGENT,
+        "domain": pl.String,  # the registered domain of ``host`` (public suffix + one label)
+        "geo": GEO,
     }
 )
 
