@@ -239,7 +239,7 @@ DASHBOARDS: Final = (
     Dashboard(
         "waflens-dashboard-accounts-webacls",
         "WAF accounts and web ACLs",
-        "Which accounts, teams, environments and cost centres does the traffic and the blocking belong to?",
+        "Which accounts, teams, environments and cost centres do the traffic and the blocking belong to?",
         (
             Panel(BY_ACCOUNT_TEAM, w=16),
             Panel(BY_ENVIRONMENT, w=16),
