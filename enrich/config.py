@@ -152,7 +152,7 @@ class EnrichConfig:
                 "index",
                 "retention",
                 "organizations",
-                # read by the modules that own them: dashboards.* (access, alerts, dashboards), enrich (owasp, geoip)
+                # read by their owners: dashboards.* (access, alerts, dashboards), enrich (owasp, geoip)
                 "access",
                 "alerts",
                 "dashboards",

@@ -220,7 +220,13 @@ ACCOUNT: Final = pl.Struct(
     }
 )
 USER_AGENT: Final = pl.Struct(
-    {"browser": pl.String, "browser_version": pl.String, "os": pl.String, "device": pl.String, "bot": pl.Boolean}
+    {
+        "browser": pl.String,
+        "browser_version": pl.String,
+        "os": pl.String,
+        "device": pl.String,
+        "bot": pl.Boolean,
+    }
 )
 # WAF's own ``httpRequest.country`` and ``clientAsn`` win; a GeoIP database the user owns fills the rest.
 GEO: Final = pl.Struct({"country": pl.String, "city": pl.String, "asn": pl.Int64, "as_org": pl.String})
