@@ -30,6 +30,7 @@ from dashboards.security.roles import ANALYST_HIDDEN
 from dashboards.settings import ClusterSettings
 from devtools.generate import iter_records
 from enrich.config import ConfigError, EnrichConfig
+from enrich.documents import BULK_LINES, bulk_lines
 from tests.support.dls import dls_filter, field
 from tests.support.opensearch_spec import (
     mapping_field_rules,
@@ -247,9 +248,7 @@ def test_the_writer_can_only_bulk_index_into_daily_indices_it_may_create() -> No
 
 def test_the_sink_sends_only_index_actions_that_the_writer_is_granted() -> None:
     frame = enriched([r.decode() for r in iter_records(20, seed=1)])
-    from enrich.documents import bulk_lines  # noqa: PLC0415
-
-    lines = bulk_lines(frame.lazy()).collect()["_bulk_lines"].to_list()
+    lines = bulk_lines(frame.lazy()).collect()[BULK_LINES].to_list()
     operations = {next(iter(json.loads(text.split("\n", 1)[0]))) for text in lines}
     assert operations == {"index"}  # covered by indices:data/write/index; "create" would be too
 
