@@ -48,9 +48,10 @@ def _bad(status: int, message: str) -> Answer:
 class FakeDashboards:
     """Use as a context manager; point setup's ``--dashboards`` at ``url``."""
 
-    def __init__(self, *, base_path: str = "", fail_status: int | None = None) -> None:
+    def __init__(self, *, base_path: str = "", fail_status: int | None = None, fail_path: str = "") -> None:
         self.base_path = base_path.rstrip("/")
-        self.fail_status = fail_status  # answer every API call with this status (and echo the body)
+        # answer API calls whose path ends with fail_path ("": all) with this status, echoing the body
+        self.fail_status, self.fail_path = fail_status, fail_path
         self.objects: dict[Key, JsonObject] = {}
         self.requests: list[DashboardsRequest] = []
         self._lock = threading.Lock()
@@ -99,7 +100,7 @@ class FakeDashboards:
         parts = [unquote(p) for p in path[len(self.base_path) :].split("/") if p]
         if method != "GET" and headers.get("osd-xsrf") is None and headers.get("osd-version") is None:
             return _bad(400, "Request must contain a osd-xsrf header.")
-        if self.fail_status is not None:  # a broken server that quotes what it was sent
+        if self.fail_status is not None and path.endswith(self.fail_path):  # quotes what it was sent
             return _bad(self.fail_status, f"failed on: {body[:300].decode('utf-8', 'replace')}")
         tenant = headers.get("securitytenant", "global")
         with self._lock:
