@@ -37,7 +37,7 @@ MAPPED_ATTRIBUTES: Final[Mapping[str, frozenset[str]]] = {
         | {"timeFrom", "timeRestore", "timeTo", "title", "version"}
     ),
     "search": frozenset(
-        {"columns", "description", "hits", "kibanaSavedObjectMeta", "sort", "title", "version"}
+        {"columns", "description", "hits", "kibanaSavedObjectMeta", "sort", "title"} | {"version"}
     ),
 }
 _JSON_STRINGS: Final = ("visState", "panelsJSON", "uiStateJSON", "optionsJSON")
@@ -71,7 +71,9 @@ def _content(obj: SavedDict) -> dict[str, object]:
     kind = str(obj.get("type"))
     attributes = _attributes(obj)
     keys = sorted(set(attributes) & MAPPED_ATTRIBUTES.get(kind, frozenset(attributes)))
-    content: dict[str, object] = {key: _parsed(attributes[key]) for key in keys}
+    content: dict[str, object] = {
+        key: _parsed(attributes[key]) if key in _JSON_STRINGS else attributes[key] for key in keys
+    }
     if isinstance(content.get("description"), str):
         content["description"] = _MARKER.sub("", str(content["description"]))
     meta = content.get("kibanaSavedObjectMeta")
