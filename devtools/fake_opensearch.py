@@ -2,8 +2,9 @@
 
 No OpenSearch server can run on the development machines (install-notes §6), so tests drive
 opensearch-py's real transport against this standard-library server. It speaks enough of the API for
-``helpers.bulk`` / ``streaming_bulk`` / ``parallel_bulk``, index templates, ISM policies and read-back
-(``_count``, ``_search``, ``_refresh``), and injects faults from a seeded RNG so a failing run replays.
+``helpers.bulk`` / ``streaming_bulk`` / ``parallel_bulk``, index templates, ISM policies, read-back
+(``_count``, ``_search``, ``_refresh``) and the plugin APIs setup uses (``devtools/fake_plugins.py``),
+and injects faults from a seeded RNG so a failing run replays.
 
 Not modelled: mappings, analysis and query semantics. The integration tier covers those against a
 real cluster (``OPENSEARCH_URL``).
@@ -27,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
+
+from devtools.fake_plugins import FakePlugins
 
 # JSON as it crosses the wire; this module is the adapter, so Any stops here.
 JsonObject = dict[str, Any]
@@ -202,6 +205,7 @@ class FakeOpenSearch:
         self.requests: list[RequestRecord] = []
         self.templates: dict[str, JsonObject] = {}
         self.ism_policies: dict[str, JsonObject] = {}
+        self.plugins = FakePlugins()  # security, alerting and anomaly-detection APIs
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._rng = random.Random(faults.seed)
@@ -302,6 +306,8 @@ class FakeOpenSearch:
                 reply = self._template(method, name[0] if name else "*", body, query)
             case ["_plugins", "_ism", "policies", policy_id]:
                 reply = self._ism(method, policy_id, body, query)
+            case ["_plugins", "_security" | "_alerting" | "_anomaly_detection", *_]:
+                reply = _Reply(*self.plugins.handle(method, parts, query, body))
             case ["_bulk"] | [_, "_bulk"]:
                 reply = self._only(method, ("POST", "PUT")) or self._bulk(target, body)
             case ["_count"] | [_, "_count"]:

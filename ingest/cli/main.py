@@ -13,29 +13,28 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
-from opensearchpy.exceptions import OpenSearchException
 
-from dashboards.cluster import setup_requests
+from dashboards.registry import SetupContent
 from enrich.config import ConfigError
 from ingest import telemetry
-from ingest.cli import backfill
+from ingest.cli import backfill, setup
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
-from ingest.config_file import load_config
 from ingest.deadline import Deadline
 from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME, s3_region
 from ingest.outcomes import RunSummary
 from ingest.run import Limits
+from ingest.setup import SetupError
 from ingest.sinks.compact import compact
 from ingest.sinks.lake import ParquetLake
-from ingest.sinks.opensearch.client import Endpoint, make_client
+from ingest.sinks.opensearch.client import Endpoint
 from ingest.sinks.opensearch.service import BulkOptions
-from ingest.sinks.opensearch.setup import apply
 from ingest.sinks.storage import resolve
 from ingest.sources.local import SourceError, expand
 
 # 0: everything settled; 1: something to deliver again (or a damaged source); 2: usage or
-# configuration; 3: the run's counts do not balance, a bug in waflens.
-EXIT_OK, EXIT_RETRY, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+# configuration; 3: the run's counts do not balance, a bug in waflens; 4: setup applied everything
+# except saved objects a user changed on the cluster (retrying cannot help, a person must decide).
+EXIT_OK, EXIT_RETRY, EXIT_USAGE, EXIT_BUG, EXIT_KEPT_CHANGES = 0, 1, 2, 3, 4
 # Credentials come from the environment, never the command line (it shows in process lists).
 CLI_NAMES = {
     **FIELD_NAMES,
@@ -112,10 +111,7 @@ def _parser() -> argparse.ArgumentParser:
         help="append the run's metrics to FILE as CloudWatch EMF lines (default: off)",
     )
 
-    setup = commands.add_parser("setup", help="apply (or render) the index template and retention policy")
-    setup.add_argument("--config", type=Path, help="config file with [index] and [retention]")
-    setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
-    _add_cluster_options(setup)
+    setup.add_parser(commands, _add_cluster_options)
     backfill.add_parser(commands)
     compact = commands.add_parser(
         "compact", help="rewrite each lake partition's files as one, each event once"
@@ -183,27 +179,22 @@ def exit_code(summary: RunSummary) -> int:
     return EXIT_OK if summary.succeeded else EXIT_RETRY
 
 
-def _setup(args: argparse.Namespace) -> int:
+def _setup(args: argparse.Namespace, content: SetupContent | None = None) -> int:
     if (args.render is None) == (args.opensearch is None):
         raise ConfigError("setup needs exactly one of --opensearch URL or --render DIR")
-    _, cluster = load_config(args.config)
-    requests = setup_requests(cluster)
+    content = setup.load_content(args.config) if content is None else content
     if args.render is not None:
-        args.render.mkdir(parents=True, exist_ok=True)
-        written = []
-        for number, request in enumerate(requests, start=1):
-            path = args.render / f"{number:02d}-{request.name}.json"
-            path.write_text(request.render(), encoding="utf-8")
-            written.append(str(path))
-        print_json({"rendered": written})
+        print_json({"rendered": setup.render_files(args, content)})
         return EXIT_OK
     try:
-        changes = apply(make_client(_endpoint(args)), requests)
-    except OpenSearchException as exc:
-        sys.stderr.write(f"waflens: setup failed: {exc}\n")
+        report = setup.apply(args, content, _endpoint(args))
+    except SetupError as exc:
+        sys.stderr.write(f"waflens: setup failed at {exc}\n")
+        print_json(exc.report.as_dict())
         return EXIT_RETRY
-    print_json(dict(changes))
-    return EXIT_OK
+    setup.warn_kept(report)
+    print_json(report.as_dict())
+    return EXIT_KEPT_CHANGES if report.kept_user_changes else EXIT_OK
 
 
 def _compact(args: argparse.Namespace) -> int:
@@ -224,11 +215,16 @@ def print_json(value: object) -> None:
     sys.stdout.write(orjson.dumps(value).decode() + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
+def main(argv: Sequence[str] | None = None, *, content: SetupContent | None = None) -> int:
+    """Run one command; usage and configuration problems exit 2 with one sentence on stderr.
+
+    ``content``: what ``setup`` applies instead of what the config file describes (for embedding, tests).
+    """
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "setup": _setup, "backfill": _backfill, "compact": _compact}
+    commands = {"ingest": _ingest, "backfill": _backfill, "compact": _compact}
     try:
+        if args.command == "setup":
+            return _setup(args, content)
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:
         sys.stderr.write(f"waflens: {exc}\n")

@@ -1,0 +1,72 @@
+"""The registry of everything ``waflens setup`` puts on a cluster: one function, one list, one place to add.
+
+``setup_content(doc)`` turns a config document into the cluster requests (in the order they must be
+applied), the Dashboards saved objects and the tenant those objects go into. Applying them is
+``ingest.setup``'s job; rendering them to files is ``waflens setup --render``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from dashboards.cluster import ClusterRequest, setup_requests
+from dashboards.settings import ClusterSettings
+
+DEFAULT_TENANT: Final = "waflens"
+
+
+class Reference(Protocol):
+    """One saved-object reference: a named link to another object."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+
+class SavedObject(Protocol):
+    """What setup needs of a Dashboards saved object (visualization, dashboard, search, index pattern)."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def attributes(self) -> Mapping[str, object]:
+        """The object's attributes; ``visState``, ``panelsJSON`` and the like are JSON strings."""
+        ...
+
+    @property
+    def references(self) -> Sequence[Reference]: ...
+
+    def as_dict(self) -> Mapping[str, object]:
+        """The object as one line of an ``_import`` ndjson file."""
+        ...
+
+
+@dataclass(frozen=True)
+class SetupContent:
+    """Everything setup applies: requests in apply order, saved objects, and their tenant."""
+
+    requests: tuple[ClusterRequest, ...]
+    saved_objects: tuple[SavedObject, ...] = ()
+    tenant: str = DEFAULT_TENANT
+
+
+def setup_content(doc: Mapping[str, object]) -> SetupContent:
+    """The cluster content a config document describes (``{}``: the defaults)."""
+    settings = ClusterSettings.from_mapping(doc)
+    requests: list[ClusterRequest] = list(setup_requests(settings))
+    saved_objects: list[SavedObject] = []
+    # The one place new content is registered. Still to be appended here, each from its own builder in
+    # dashboards/: tenants, roles and role mappings ([access]), monitors and detectors ([alerts]),
+    # saved objects and their tenant ([dashboards]). ingest.setup applies them in kind order.
+    return SetupContent(requests=tuple(requests), saved_objects=tuple(saved_objects))
