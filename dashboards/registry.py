@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from dashboards.cluster import ClusterRequest, setup_requests
+from dashboards.saved_objects import DashboardSettings, saved_objects
+from dashboards.security import AccessConfig, security_requests
 from dashboards.settings import ClusterSettings
+from enrich.config import EnrichConfig
 
 DEFAULT_TENANT: Final = "waflens"
 
@@ -63,10 +66,12 @@ class SetupContent:
 
 def setup_content(doc: Mapping[str, object]) -> SetupContent:
     """The cluster content a config document describes (``{}``: the defaults)."""
-    settings = ClusterSettings.from_mapping(doc)
-    requests: list[ClusterRequest] = list(setup_requests(settings))
-    saved_objects: list[SavedObject] = []
-    # The one place new content is registered. Still to be appended here, each from its own builder in
-    # dashboards/: tenants, roles and role mappings ([access]), monitors and detectors ([alerts]),
-    # saved objects and their tenant ([dashboards]). ingest.setup applies them in kind order.
-    return SetupContent(requests=tuple(requests), saved_objects=tuple(saved_objects))
+    cluster = ClusterSettings.from_mapping(doc)
+    board = DashboardSettings.from_mapping(doc)
+    enrich = EnrichConfig.from_mapping(doc)
+    # The one place content is registered; ingest.setup applies it in kind order.
+    requests: list[ClusterRequest] = [
+        *setup_requests(cluster),
+        *security_requests(AccessConfig.from_mapping(doc), enrich, cluster, tenant=board.tenant),
+    ]
+    return SetupContent(requests=tuple(requests), saved_objects=saved_objects(board), tenant=board.tenant)

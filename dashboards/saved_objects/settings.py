@@ -15,8 +15,10 @@ DEFAULT_INDEX_PATTERN_ID: Final = "waflens-events"
 DEFAULT_TENANT: Final = "waflens"
 # A saved-object id travels in URLs (/api/saved_objects/<type>/<id>) and in references: keep it plain.
 _ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-# Security plugin tenant names: letters, digits, spaces, _ and -; "global" and "private" are built in.
-_TENANT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _-]{0,99}")
+# A tenant name travels in a URL path (the security API) and a header: letters, digits, _ and -.
+_TENANT: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+# The security plugin's own tenants: setup creates and grants its tenant, so it must not be one of these.
+_BUILT_IN_TENANTS: Final = frozenset({"global", "global_tenant", "private", "__user__"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,11 @@ class DashboardSettings:
             )
         if not _TENANT.fullmatch(self.tenant):
             raise ConfigError(
-                f"dashboards.tenant {self.tenant!r} must be 1-100 letters, digits, spaces, _ or -"
+                f"dashboards.tenant {self.tenant!r} must be 1-100 letters, digits, _ or -"
                 " starting with a letter or digit"
+            )
+        if self.tenant.lower() in _BUILT_IN_TENANTS:
+            raise ConfigError(
+                f"dashboards.tenant {self.tenant!r} is built into the security plugin; name a tenant of"
+                " waflens's own (setup creates it and grants it to the waflens roles)"
             )

@@ -313,6 +313,8 @@ def test_settings_follow_the_index_prefix_and_move_every_reference() -> None:
         ({"dashboards": {"tenat": "x"}}, "unknown key dashboards.tenat"),
         ({"dashboards": {"tenant": 3}}, "dashboards.tenant must be a string"),
         ({"dashboards": {"tenant": ""}}, "dashboards.tenant '' must be"),
+        ({"dashboards": {"tenant": "sec ops"}}, "dashboards.tenant 'sec ops' must be"),
+        ({"dashboards": {"tenant": "global"}}, "dashboards.tenant 'global' is built into the security"),
         ({"dashboards": {"index_pattern_id": "a/b"}}, "dashboards.index_pattern_id 'a/b' must be"),
         ({"dashboards": []}, "dashboards must be a table"),
     ],
