@@ -18,7 +18,7 @@ from opensearchpy.exceptions import OpenSearchException
 from dashboards.cluster import setup_requests
 from enrich.config import ConfigError
 from ingest import telemetry
-from ingest.cli import backfill
+from ingest.cli import alerts, backfill
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.config_file import load_config
 from ingest.deadline import Deadline
@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--render", type=Path, metavar="DIR", help="write the requests as files, send nothing")
     _add_cluster_options(setup)
     backfill.add_parser(commands)
+    alerts.add_parser(commands)
     compact = commands.add_parser(
         "compact", help="rewrite each lake partition's files as one, each event once"
     )
@@ -228,6 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
     commands = {"ingest": _ingest, "setup": _setup, "backfill": _backfill, "compact": _compact}
+    commands["alerts"] = alerts.run
     try:
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:
