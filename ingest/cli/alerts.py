@@ -65,7 +65,9 @@ def run(args: argparse.Namespace, *, now: datetime | None = None) -> int:
     if not lake.is_dir():
         raise ConfigError(f"--lake {str(lake)!r} is not a folder")
     has_files = next(lake.rglob("*.parquet"), None) is not None
-    fired = evaluate(scan_lake(lake), rules, since=since, until=until) if has_files else None
+    fired = (
+        evaluate(scan_lake(lake, each_id_once=False), rules, since=since, until=until) if has_files else None
+    )
     rows = [] if fired is None else fired.to_dicts()
     if args.format == "table" and fired is not None and rows:
         with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, tbl_hide_dataframe_shape=True):

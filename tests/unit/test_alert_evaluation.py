@@ -164,3 +164,11 @@ def test_the_result_has_the_declared_schema_even_when_nothing_fires() -> None:
     alerts = fired([], BlockedSpike(), NoLogs(), since=T0, until=T0 + timedelta(hours=1))
     assert alerts.schema == ALERTS
     assert evaluate(lake([]), AlertRules(rules=()), since=T0, until=T0 + W).schema == ALERTS
+
+
+def test_an_event_stored_twice_counts_once() -> None:
+    rows = traffic("shop", "111111111111", "payments", start=T0, windows=1, total=60, blocked=60)
+    once = lake(rows).with_row_index(S.DOC_ID).with_columns(pl.col(S.DOC_ID).cast(pl.String))
+    twice = pl.concat([once, once])
+    alerts = evaluate(twice, AlertRules(rules=(BlockedSpike(),), **ROUTED), since=T0, until=T0 + W)  # type: ignore[arg-type]
+    assert alerts["value"].to_list() == [60.0]
