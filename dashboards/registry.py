@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
+from dashboards.alerts import alert_requests
+from dashboards.alerts.rules import AlertRules
 from dashboards.cluster import ClusterRequest, setup_requests
 from dashboards.saved_objects import DashboardSettings, saved_objects
 from dashboards.security import AccessConfig, security_requests
@@ -73,5 +75,6 @@ def setup_content(doc: Mapping[str, object]) -> SetupContent:
     requests: list[ClusterRequest] = [
         *setup_requests(cluster),
         *security_requests(AccessConfig.from_mapping(doc), enrich, cluster, tenant=board.tenant),
+        *alert_requests(AlertRules.from_mapping(doc), cluster.index_pattern),
     ]
     return SetupContent(requests=tuple(requests), saved_objects=saved_objects(board), tenant=board.tenant)

@@ -22,6 +22,8 @@ def test_the_example_config_registers_every_kind_of_content() -> None:
     assert kinds["tenant"] == 1
     assert kinds["role"] >= 5  # the five built-in roles, then one per team
     assert kinds["role-mapping"] >= 5
+    assert kinds["monitor"] >= 3  # each rule, per team with a channel and for the rest
+    assert kinds["detector"] == 1
     assert len({request.name for request in content.requests}) == len(content.requests)
     assert {o.type for o in content.saved_objects} == {
         "index-pattern",
