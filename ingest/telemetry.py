@@ -14,9 +14,10 @@ import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
-from typing import Final, TypeVar, cast
+from typing import Final, Protocol, TypeVar, cast
 
 import polars as pl
 from aws_lambda_powertools import Logger, Tracer
@@ -118,6 +119,8 @@ def batch_settled(
             },
         )
     metrics.record_batch([outcomes.height, delivered, rejected, retryable, bytes_in], documents)
+    for watcher in _watchers:
+        watcher.batch_settled(outcomes.height, bytes_in)
 
 
 def _problems(outcomes: pl.DataFrame) -> pl.DataFrame:
@@ -141,6 +144,46 @@ def _describe(groups: pl.DataFrame) -> list[dict[str, object]]:
 def _where(line: int, part: int) -> str:
     """``line 12`` or ``line 4, object 2``; line 0 is the end of a damaged source (see ``OUTCOMES``)."""
     return position(line, part) if line else "end of data"
+
+
+@dataclass(frozen=True)
+class RetryRound:
+    """A sink about to send failed items again: counts and HTTP statuses only, never document content."""
+
+    sink: str  # as people name it: "OpenSearch"
+    round: int  # 1 for the first resend
+    items: int
+    why: str  # e.g. "429 Too Many Requests", from ``retry.failure_summary``
+    wait_seconds: float
+
+
+class Watcher(Protocol):
+    """Someone following a run as it goes (the CLI's progress line): told counts, never record content."""
+
+    def batch_settled(self, records: int, bytes_in: int) -> None: ...
+
+    def sink_retrying(self, retry: RetryRound) -> None: ...
+
+
+_watchers: list[Watcher] = []
+
+
+@contextmanager
+def watched_by(watcher: Watcher) -> Iterator[None]:
+    """Tell ``watcher`` of every batch settled and every retry round while the block runs."""
+    _watchers.append(watcher)
+    try:
+        yield
+    finally:
+        _watchers.remove(watcher)
+
+
+def sink_retrying(retry: RetryRound) -> None:
+    """A sink is failing and about to resend: one line per round, to the watchers, or else the log."""
+    if not _watchers:
+        logger().warning("sink retrying", extra=asdict(retry))
+    for watcher in _watchers:
+        watcher.sink_retrying(retry)
 
 
 def account_tags_unavailable(reason: str, count: int) -> None:

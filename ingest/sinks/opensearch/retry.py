@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Final, Literal
 
 Verdict = Literal["ok", "retry", "split", "reject", "halt"]
@@ -23,6 +25,10 @@ RETRYABLE_STATUS: Final = frozenset({408, 429, 500, 502, 503, 504})
 RETRYABLE_TYPES: Final = frozenset(
     {"es_rejected_execution_exception", "rejected_execution_exception", "circuit_breaking_exception"}
 )
+
+
+UNSENT: Final = "the deadline came before it was sent"
+MISMATCHED: Final = "bulk response does not match the request"
 
 
 def item_verdict(status: object, error_type: str | None) -> Verdict:
@@ -80,7 +86,7 @@ def response_outcomes(ids: list[str], response: Mapping[str, Any]) -> list[ItemO
     """Each document's outcome from a bulk response, matched to ``ids`` by position."""
     items = response.get("items")
     if not isinstance(items, list) or len(items) != len(ids):
-        return [("retry", doc_id, "bulk response does not match the request", False) for doc_id in ids]
+        return [("retry", doc_id, MISMATCHED, False) for doc_id in ids]
     return [_item_outcome(doc_id, item, documents=len(ids)) for doc_id, item in zip(ids, items, strict=True)]
 
 
@@ -111,3 +117,30 @@ def without_values(reason: object) -> str:
     """
     text = _PREVIEW.sub("", str(reason))
     return _QUOTED.sub(lambda m: m.group() if m.group()[0] == "[" else f"{m.group()[0]}…{m.group()[0]}", text)
+
+
+_STATUS: Final = re.compile(r"HTTP (\S+)")
+_NO_RESPONSE: Final = {"N/A": "connection failed", "TIMEOUT": "timed out"}  # opensearch-py's pseudo-statuses
+
+
+def failure_summary(reasons: Iterable[str]) -> str:
+    """What failed in a round, by status, most first: ``429 Too Many Requests``, or with counts when
+    there are several (``429 Too Many Requests: 30, 503 Service Unavailable: 7``). Reasons can quote
+    documents, so only the status they start with is read, never the rest."""
+    counts = Counter(_failure_kind(reason) for reason in reasons)
+    if len(counts) == 1:
+        return next(iter(counts))
+    return ", ".join(f"{kind}: {count}" for kind, count in counts.most_common())
+
+
+def _failure_kind(reason: str) -> str:
+    if reason in (UNSENT, MISMATCHED):
+        return reason
+    status = _STATUS.match(reason)
+    code = status.group(1) if status else ""
+    if not code.isdigit():
+        return _NO_RESPONSE.get(code, "failed")
+    try:
+        return f"{code} {HTTPStatus(int(code)).phrase}"
+    except ValueError:  # a status http.HTTPStatus does not name
+        return f"HTTP {code}"

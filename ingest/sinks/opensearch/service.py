@@ -29,13 +29,16 @@ from opensearchpy import OpenSearch, TransportError
 
 from enrich import schema as S
 from enrich.documents import bulk_lines
+from ingest import telemetry
 from ingest.deadline import Deadline
 from ingest.sinks.base import SinkResult
 from ingest.sinks.opensearch.encoder import Chunk, bulk_chunks
 from ingest.sinks.opensearch.retry import (
+    UNSENT,
     Backoff,
     ItemOutcome,
     Verdict,
+    failure_summary,
     next_request_bytes,
     request_outcomes,
     response_outcomes,
@@ -108,6 +111,8 @@ class OpenSearchSink:
                 result.retryable = set(pending[S.DOC_ID].to_list())
                 result.retry_reason = f"opensearch {why}: {next(iter(failed.values()))[1]}"
                 return result
+            why = failure_summary(reason for _, reason in failed.values())
+            telemetry.sink_retrying(telemetry.RetryRound("OpenSearch", attempt + 1, len(failed), why, wait))
             if wait:
                 self._sleep(wait)
             attempt += 1
@@ -140,7 +145,7 @@ class OpenSearchSink:
     def _send_chunk(self, chunk: Chunk, deadline: Deadline) -> list[ItemOutcome]:
         timeout = deadline.cap(self.options.request_seconds)
         if timeout < self.options.min_request_seconds:  # it could not finish in time: keep it unsent
-            return [("retry", doc_id, "the deadline came before it was sent", False) for doc_id in chunk.ids]
+            return [("retry", doc_id, UNSENT, False) for doc_id in chunk.ids]
         try:
             response: dict[str, Any] = self.client.bulk(body=chunk.body, request_timeout=timeout)
         except TransportError as exc:  # the whole request failed: every item shares its fate
