@@ -19,6 +19,8 @@ def load_document(path: Path | None) -> Mapping[str, object]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror})") from exc
+    except UnicodeDecodeError:  # not quoted: the bytes could be anything
+        raise ConfigError(f"{path}: cannot read the config file (not UTF-8 text)") from None
     kind = "JSON" if path.suffix == ".json" else "TOML"
     try:
         doc = json.loads(text) if kind == "JSON" else tomllib.loads(text)

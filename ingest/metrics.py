@@ -130,6 +130,7 @@ def flush_metrics() -> None:
             document.flush_metrics(raise_on_empty_metrics=True)  # print()s to stdout, as in Lambda
         return
     lines = [json.dumps(d.serialize_metric_set(), separators=(",", ":")) + "\n" for d in documents]
+    mode.parent.mkdir(parents=True, exist_ok=True)  # the CLI checked before the run that it can be made
     with mode.open("a", encoding="utf-8") as sink:
         sink.writelines(lines)
 

@@ -18,6 +18,8 @@ from dashboards.registry import SetupContent
 from enrich.config import ConfigError
 from ingest import telemetry
 from ingest.cli import alerts, backfill, setup
+from ingest.cli.parsing import Parser, package_version
+from ingest.cli.progress import IngestProgress, add_progress_option
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.deadline import Deadline
 from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME, s3_region
@@ -28,7 +30,7 @@ from ingest.sinks.compact import compact
 from ingest.sinks.lake import ParquetLake
 from ingest.sinks.opensearch.client import Endpoint
 from ingest.sinks.opensearch.service import BulkOptions
-from ingest.sinks.storage import resolve
+from ingest.sinks.storage import check_local_file, resolve
 from ingest.sources.local import SourceError, expand
 
 # 0: everything settled; 1: something to deliver again (or a damaged source); 2: usage or
@@ -60,13 +62,16 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--aws-service", choices=["es", "aoss"], help="SigV4 service (default: from the host)"
     )
-    parser.add_argument("--aws-region", help="SigV4 region (default: from the host, then AWS_REGION)")
+    parser.add_argument(
+        "--aws-region", metavar="REGION", help="SigV4 region (default: from the host, then AWS_REGION)"
+    )
     parser.add_argument("--insecure", action="store_true", help="do not verify the cluster's TLS certificate")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="seconds per request")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="waflens", description="AWS WAF log analytics pipeline.")
+    parser = Parser(prog="waflens", description="AWS WAF log analytics pipeline.")
+    parser.add_argument("--version", action="version", version=f"waflens {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     ingest = commands.add_parser("ingest", help="decode, enrich and deliver WAF log files")
@@ -79,23 +84,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="DIR|S3URI",
         help="rejected records: a folder or s3://bucket/prefix (default: LAKE/_dead_letter)",
     )
-    ingest.add_argument("--config", type=Path, help="config file (TOML or JSON): owners, accounts, redaction")
+    ingest.add_argument(
+        "--config", type=Path, metavar="FILE", help="config file (TOML or JSON): owners, accounts, redaction"
+    )
     ingest.add_argument(
         "--account-tags",
         choices=["off", "organizations"],
         default="off",
         help="also read account names and tags from AWS Organizations (default: the config file only)",
     )
-    ingest.add_argument("--batch-records", type=int, default=Limits.batch_records, help="records per batch")
+    ingest.add_argument(
+        "--batch-records", type=int, default=Limits.batch_records, metavar="N", help="records per batch"
+    )
     _add_cluster_options(ingest)
     ingest.add_argument(
-        "--bulk-bytes", type=int, default=BulkOptions.max_bytes, help="bytes per bulk request"
+        "--bulk-bytes",
+        type=int,
+        default=BulkOptions.max_bytes,
+        metavar="BYTES",
+        help="bytes per bulk request",
     )
-    ingest.add_argument("--bulk-concurrency", type=int, default=BulkOptions.concurrency)
+    ingest.add_argument(
+        "--bulk-concurrency",
+        type=int,
+        default=BulkOptions.concurrency,
+        metavar="N",
+        help="bulk requests in flight at once",
+    )
     ingest.add_argument(
         "--retry-seconds",
         type=float,
         default=BulkOptions.retry_seconds,
+        metavar="SECONDS",
         help="seconds to keep retrying one batch's failed documents",
     )
     ingest.add_argument(
@@ -110,6 +130,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="append the run's metrics to FILE as CloudWatch EMF lines (default: off)",
     )
+    add_progress_option(ingest)
 
     setup.add_parser(commands, _add_cluster_options)
     backfill.add_parser(commands)
@@ -159,15 +180,20 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def _ingest(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    pipeline = build_pipeline(settings)
+    if args.metrics is not None:
+        check_local_file(args.metrics, "--metrics")
+    pipeline = build_pipeline(settings)  # checks the config file and every target before any work
     expansion = expand(args.paths)
     deadline = Deadline.after(settings.deadline_seconds) if settings.deadline_seconds else None
     telemetry.configure_metrics(settings.metrics)
     try:
-        summary = pipeline.run(expansion.sources, deadline=deadline, keep_records=False).summary
+        with IngestProgress(args.progress) as progress, telemetry.watched_by(progress):
+            summary = pipeline.run(expansion.sources, deadline=deadline, keep_records=False).summary
     finally:
         telemetry.flush_metrics()
     summary.skipped.extend(expansion.skipped)
+    if summary.records_in == 0:
+        sys.stderr.write("waflens: the inputs held no WAF records\n")
     print_json(summary.as_dict())
     return exit_code(summary)
 

@@ -89,21 +89,37 @@ class Location:
 
 def check_local_folder(folder: Path, option: str) -> None:
     """Prove a local ``folder`` can be created (if missing) and written, or raise ``ConfigError``."""
+    problem = _folder_problem(folder)
+    if problem is not None:
+        raise ConfigError(f"{option} {folder}: cannot write there ({problem})")
+
+
+def check_local_file(path: Path, option: str) -> None:
+    """Prove a local file can be appended to (its folder created if missing), or raise ``ConfigError``."""
+    if path.is_dir():
+        problem: str | None = "it is a folder"
+    elif path.exists():
+        problem = None if os.access(path, os.W_OK) else "Permission denied"
+    else:
+        problem = _folder_problem(path.absolute().parent)
+    if problem is not None:
+        raise ConfigError(f"{option} {path}: cannot write there ({problem})")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why ``folder`` cannot be created or written (a probe file in the nearest folder that exists)."""
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
-    problem = None
     if not existing.is_dir():
-        problem = f"{existing} is not a folder"
-    else:
-        try:
-            handle, probe = tempfile.mkstemp(prefix=".waflens-probe-", dir=existing)
-            os.close(handle)
-            os.unlink(probe)
-        except OSError as exc:
-            problem = exc.strerror or type(exc).__name__
-    if problem is not None:
-        raise ConfigError(f"{option} {folder}: cannot write there ({problem})")
+        return f"{existing} is not a folder"
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".waflens-probe-", dir=existing)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
 
 
 def aws_reason(exc: OSError) -> str:
