@@ -1,6 +1,7 @@
 """``waflens backfill``: announce WAF log objects already in S3 to the SQS queue the S3/SQS handler reads.
 
-Progress goes to stderr every few seconds; ``main`` prints the report as the last line of stdout.
+Progress goes to stderr while it runs on a terminal, and one line at the end; ``main`` prints the report
+as the last line of stdout.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
 
@@ -18,9 +18,9 @@ from botocore.exceptions import BotoCoreError
 
 from enrich.config import ConfigError
 from ingest.backfill import Backfill, Checkpoint, Job, Report, parse_time
+from ingest.cli.progress import Meter, ProgressMode, add_progress_option
 from ingest.sinks.storage import check_local_folder
 
-PROGRESS_SECONDS: Final = 5.0
 # Standard retry mode retries throttling and 5xx with backoff; what still fails is reported, not lost.
 CLIENT_CONFIG: Final = Config(retries={"mode": "standard", "total_max_attempts": 5})
 
@@ -44,6 +44,7 @@ def add_parser(commands: Any) -> None:  # argparse's _SubParsersAction is privat
         metavar="FILE",
         help="where the last settled key is kept (default: ./waflens-backfill-<bucket>-<digest>.json)",
     )
+    add_progress_option(parser)
 
 
 def run(args: argparse.Namespace) -> Report:
@@ -59,38 +60,32 @@ def run(args: argparse.Namespace) -> Report:
         sqs = boto3.client("sqs", config=CLIENT_CONFIG)
     except BotoCoreError as exc:  # no region configured, an unknown profile
         raise ConfigError(f"cannot make the AWS clients: {exc}") from None
-    progress = Progress(sys.stderr)
-    report = Backfill(
-        job, s3, sqs, checkpoint, region=s3.meta.region_name or "us-east-1", progress=progress
-    ).run()
+    with Progress(args.progress, sys.stderr) as progress:
+        report = Backfill(
+            job, s3, sqs, checkpoint, region=s3.meta.region_name or "us-east-1", progress=progress
+        ).run()
     progress.write(report)
     return report
 
 
-@dataclass
-class Progress:
-    """One stderr line at most every ``every`` seconds: objects and bytes enqueued, and the rate."""
+class Progress(Meter):
+    """Objects and bytes enqueued, and the rate: kept up to date on a terminal, one line at the end."""
 
-    stream: TextIO
-    every: float = PROGRESS_SECONDS
-    clock: Any = time.monotonic
-    started: float = field(init=False)
-    last: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.started = self.last = self.clock()
+    def __init__(self, mode: ProgressMode, stream: TextIO, clock: Any = time.monotonic) -> None:
+        super().__init__("objects", mode, stream)
+        self.clock = clock
+        self.started = clock()
+        self.enqueued = 0
 
     def __call__(self, report: Report) -> None:
-        """After each batch: a line when ``every`` seconds passed since the last one."""
-        if self.clock() - self.last >= self.every:
-            self.write(report)
+        """After each batch: what it added to the count."""
+        self.add(report.enqueued - self.enqueued, report.enqueued_bytes - self.bytes)
+        self.enqueued = report.enqueued
 
     def write(self, report: Report) -> None:
-        """A progress line now."""
-        self.last = self.clock()
-        seconds = max(self.last - self.started, 1e-9)
-        self.stream.write(
+        """The closing line, whatever the mode."""
+        seconds = max(self.clock() - self.started, 1e-9)
+        self.note(
             f"waflens: backfill: {report.enqueued} objects ({report.enqueued_bytes / 1e6:.1f} MB) enqueued, "
-            f"{report.enqueued / seconds:.0f} objects/s, {report.listed} listed\n"
+            f"{report.enqueued / seconds:.0f} objects/s, {report.listed} listed"
         )
-        self.stream.flush()
