@@ -125,7 +125,7 @@ def search_lake(root: Path, filters: Filters, *, limit: int) -> Found:
     )
     kept = newest.head(limit)
     documents = (
-        events.filter(pl.col(S.DOC_ID).is_in(kept[S.DOC_ID]))
+        events.filter(pl.col(S.DOC_ID).is_in(kept[S.DOC_ID].implode()))
         .unique(S.DOC_ID, keep="any")
         .sort(_ORDER, descending=_DESCENDING)
         .select(S.DOC_ID, document_expr().alias(DOCUMENT))
