@@ -6,8 +6,8 @@ opensearch-py's real transport against this standard-library server. It speaks e
 (``_count``, ``_search``, ``_refresh``) and the plugin APIs setup uses (``devtools/fake_plugins.py``),
 and injects faults from a seeded RNG so a failing run replays.
 
-Not modelled: mappings, analysis and query semantics. The integration tier covers those against a
-real cluster (``OPENSEARCH_URL``).
+Queries: the DSL subset waflens sends (``devtools/fake_search.py``). Not modelled: mappings and
+analysis. The integration tier covers those against a real cluster (``OPENSEARCH_URL``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import orjson
 
+from devtools import fake_search
 from devtools.fake_plugins import FakePlugins
 
 # JSON as it crosses the wire; this module is the adapter, so Any stops here.
@@ -471,23 +472,18 @@ class FakeOpenSearch:
                     404, "index_not_found_exception", f"no such index [{missing[0]}]", index=missing[0]
                 )
             hits = sorted((key, doc) for key, doc in self.documents.items() if _matches(key[0], patterns))
-        wanted = request.get("query", {"match_all": {}})
-        if not isinstance(wanted, dict):
-            return _error(400, "parsing_exception", "[query] must be an object")
-        if isinstance(wanted.get("ids"), dict):
-            ids = set(wanted["ids"].get("values", []))
-            hits = [(key, doc) for key, doc in hits if key[1] in ids]
-        elif "match_all" not in wanted:
-            return _error(
-                400, "parsing_exception", f"the fake only supports match_all and ids, got {list(wanted)}"
-            )
+        try:
+            hits, sort_values = fake_search.search(hits, request)
+        except (fake_search.UnsupportedQuery, KeyError, TypeError, ValueError) as exc:
+            return _error(400, "parsing_exception", f"the fake cannot run this query: {exc}")
         if count:
             return _Reply(200, {"count": len(hits), "_shards": {**_SHARDS, "skipped": 0}})
         start = int(query.get("from") or request.get("from") or 0)
         size = int(query.get("size") or request.get("size", 10))
         page = [
             {"_index": k[0], "_id": k[1], "_score": 1.0, "_source": doc}
-            for k, doc in hits[start : start + size]
+            | ({} if sort_values is None else {"sort": sort_values[start + n]})
+            for n, (k, doc) in enumerate(hits[start : start + size])
         ]
         return _Reply(
             200,

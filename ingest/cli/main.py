@@ -17,7 +17,7 @@ import orjson
 from dashboards.registry import SetupContent
 from enrich.config import ConfigError
 from ingest import telemetry
-from ingest.cli import alerts, backfill, setup
+from ingest.cli import alerts, backfill, query, setup
 from ingest.cli.parsing import Parser, package_version
 from ingest.cli.progress import IngestProgress, add_progress_option
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
@@ -135,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_parser(commands, _add_cluster_options)
     backfill.add_parser(commands)
     alerts.add_parser(commands)
+    query.add_parser(commands, _add_cluster_options)
     compact = commands.add_parser(
         "compact", help="rewrite each lake partition's files as one, each event once"
     )
@@ -252,6 +253,8 @@ def main(argv: Sequence[str] | None = None, *, content: SetupContent | None = No
     try:
         if args.command == "setup":
             return _setup(args, content)
+        if args.command in query.COMMANDS:
+            return query.COMMANDS[args.command](args, _endpoint(args) if args.opensearch else None)
         return commands[args.command](args)
     except (ConfigError, SourceError) as exc:
         sys.stderr.write(f"waflens: {exc}\n")

@@ -393,10 +393,12 @@ def test_count_and_search_read_back_across_index_patterns(waf_records: list[dict
         by_id = client.search(index="waf-*", body={"query": {"ids": {"values": ["waf-000031"]}}})
         with pytest.raises(NotFoundError):
             client.count(index="waf-1999.01.01")
+        blocked = client.count(index="waf-*", body={"query": {"term": {"action": "BLOCK"}}})["count"]
         with pytest.raises(RequestError):  # the fake refuses queries it cannot evaluate, never guesses
-            client.search(index="waf-*", body={"query": {"term": {"action": "BLOCK"}}})
+            client.search(index="waf-*", body={"query": {"fuzzy": {"action": "BLOK"}}})
 
     assert (count, one_day) == (50, 20)
+    assert blocked == sum(r["action"] == "BLOCK" for r in waf_records[:50])
     assert page["hits"]["total"]["value"] == 50
     assert len(page["hits"]["hits"]) == 7
     assert [hit["_id"] for hit in by_id["hits"]["hits"]] == ["waf-000031"]
