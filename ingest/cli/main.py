@@ -17,7 +17,7 @@ import orjson
 from dashboards.registry import SetupContent
 from enrich.config import ConfigError
 from ingest import telemetry
-from ingest.cli import alerts, backfill, setup
+from ingest.cli import alerts, backfill, report, setup
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
 from ingest.deadline import Deadline
 from ingest.environment import ENV_PASSWORD, ENV_REGION, ENV_USERNAME, s3_region
@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_parser(commands, _add_cluster_options)
     backfill.add_parser(commands)
     alerts.add_parser(commands)
+    report.add_parser(commands)
     compact = commands.add_parser(
         "compact", help="rewrite each lake partition's files as one, each event once"
     )
@@ -222,7 +223,13 @@ def main(argv: Sequence[str] | None = None, *, content: SetupContent | None = No
     ``content``: what ``setup`` applies instead of what the config file describes (for embedding, tests).
     """
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "backfill": _backfill, "compact": _compact, "alerts": alerts.run}
+    commands = {
+        "ingest": _ingest,
+        "backfill": _backfill,
+        "compact": _compact,
+        "alerts": alerts.run,
+        "report": report.run,
+    }
     try:
         if args.command == "setup":
             return _setup(args, content)
