@@ -204,7 +204,9 @@ def _action_rank(action: pl.Expr) -> pl.Expr:
 
 def series(rows: pl.LazyFrame, g: Grid, acls: pl.LazyFrame, actions: list[str]) -> dict[str, list[Any]]:
     """Requests per (fine bucket, web ACL index, action index)."""
-    index = pl.LazyFrame({"action": actions, "a": list(range(len(actions)))})
+    index = pl.LazyFrame(
+        {"action": actions, "a": list(range(len(actions)))}, schema={"action": pl.String, "a": pl.Int64}
+    )
     frame = (
         rows.join(acls, on="acl", how="left", validate="m:1")
         .join(index, on="action", how="left", validate="m:1")
@@ -231,7 +233,7 @@ def _alerts(
     events: pl.LazyFrame, rules: AlertRules, since: datetime, until: datetime, acls: list[str]
 ) -> dict[str, Any]:
     fired = evaluate(events, rules, since=since, until=until)
-    newest = fired.sort("window_start", descending=True).head(MAX_ALERTS)
+    newest = fired.sort("window_start", descending=True, maintain_order=True).head(MAX_ALERTS)
     index = {name: i for i, name in enumerate(acls)}
     labelled = newest.with_columns(
         web_acl_label(pl.col("webacl"), pl.col("account_id")).alias("acl"),
@@ -263,7 +265,7 @@ def report_data(
     rows = narrow(events, since, until).collect(engine="streaming").lazy()
     acl_names = sorted(rows.select(pl.col("acl").unique()).collect()["acl"].to_list())
     acls = pl.LazyFrame(
-        {"acl": acl_names, "w": list(range(len(acl_names)))}, schema_overrides={"w": pl.Int32}
+        {"acl": acl_names, "w": list(range(len(acl_names)))}, schema={"acl": pl.String, "w": pl.Int32}
     )
     present = rows.select(pl.col("action").unique()).collect()["action"]
     actions = (

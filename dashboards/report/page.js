@@ -169,7 +169,7 @@
     const head = el("tr");
     for (const h of ["Rule", "Web ACL", "Window", "Team", "Value"]) head.append(el("th", {}, h));
     table.append(head);
-    for (const a of rows.slice(0, 50)) {
+    for (const a of rows.slice(0, 20)) {
       const row = el("tr", { "data-testid": "alert" });
       const value = Number.isInteger(a.value) ? nf.format(a.value) : a.value.toFixed(2);
       for (const v of [a.rule, a.acl, when(a.window_start), a.team ?? "—", value]) row.append(el("td", { class: "key" }, v));
