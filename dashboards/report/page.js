@@ -131,7 +131,8 @@
     const table = el("table");
     const head = el("tr");
     head.append(el("th", {}, "Key"));
-    for (const l of labels) head.append(el("th", {}, l));
+    const titles = { team: "Team", layer: "Layer", oncall: "On-call" };
+    for (const l of labels) head.append(el("th", {}, titles[l] || l));
     head.append(el("th", { class: "num" }, f.events === "blocked" ? "Blocked" : "Requests"));
     if (showBlocked) head.append(el("th", { class: "num" }, "Blocked"));
     table.append(el("thead"));
