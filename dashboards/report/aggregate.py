@@ -4,7 +4,7 @@ The page filters by time range and web ACL without raw rows. Every figure is pre
 the time series per (fine bucket, web ACL, action); each top-N list per (coarse bucket, web ACL, key)
 for the ``TOP_K`` keys most frequent over the whole range, plus one "other" key holding the rest of
 each cell, so a selection's totals stay exact and only the choice of keys is global. With
-``TOP_K = 25``, at most 40 coarse buckets and the 1M-event demo lake this is about 1.2 MB of JSON
+``TOP_K = 25``, at most 40 coarse buckets and the 1M-event demo lake the page is 648 KB
 (README, "The report").
 
 Events are narrowed to the columns the report reads before each ``_id`` is counted once, as the alert
@@ -22,8 +22,9 @@ import polars as pl
 from dashboards.alerts.evaluate import evaluate
 from dashboards.alerts.rules import AlertRules
 from dashboards.report.buckets import Grid, epoch_ms, grid
+from dashboards.report.counted import counted_rules
+from dashboards.report.fields import in_range, waflens_field, web_acl_label
 from enrich import schema as S
-from enrich.ownership import rule_group_name
 
 TOP_K: Final = 25
 MAX_ALERTS: Final = 200  # the newest; the total is reported beside them
@@ -60,127 +61,41 @@ FACETS: Final = (
 COUNTED: Final = Facet("counted", "COUNT-mode rules that would have blocked", "rule", "all")
 
 
-def _w(*path: str) -> pl.Expr:
-    expr = pl.col(S.ENRICHMENT)
-    for name in path:
-        expr = expr.struct.field(name)
-    return expr
-
-
-def web_acl_label(name: pl.Expr, account: pl.Expr) -> pl.Expr:
-    """How the page names a web ACL: ``name (account)``, since one name can exist in many accounts."""
-    return pl.concat_str(
-        name.fill_null("(no web ACL)"), pl.lit(" ("), account.fill_null(S.UNKNOWN_ACCOUNT), pl.lit(")")
-    )
-
-
-def _in_range(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.LazyFrame:
-    return events.filter(pl.col(S.TIMESTAMP) >= since, pl.col(S.TIMESTAMP) < until)
-
-
 def narrow(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.LazyFrame:
     """One row per distinct event in [since, until) with only what the report reads."""
-    term = _w("terminating")
+    term = waflens_field("terminating")
     http = pl.col("httpRequest").struct
     rule = pl.when(term.struct.field("group_rule_id").is_not_null()).then(
         pl.concat_str(term.struct.field("rule_group_name"), pl.lit(" / "), term.struct.field("group_rule_id"))
     )
     owner = term.struct.field("owner").struct
     return (
-        _in_range(events, since, until)
+        in_range(events, since, until)
         .select(
             pl.col(S.DOC_ID),
             pl.col(S.TIMESTAMP).alias("ts"),
-            web_acl_label(_w("webacl", "name"), _w("webacl", "account_id")).alias("acl"),
+            web_acl_label(waflens_field("webacl", "name"), waflens_field("webacl", "account_id")).alias(
+                "acl"
+            ),
             pl.col("action").fill_null("(none)"),
-            _w("blocked").fill_null(False).alias("blocked"),
+            waflens_field("blocked").fill_null(False).alias("blocked"),
             (pl.col("terminatingRuleId").fill_null(DEFAULT_ACTION) != DEFAULT_ACTION).alias("acted"),
             rule.otherwise(pl.col("terminatingRuleId")).alias("rule"),
             owner.field("team").alias("team"),
             owner.field("layer").alias("layer"),
             owner.field("oncall").alias("oncall"),
-            _w("account", "team").alias("account_team"),
-            _w("account", "environment").alias("environment"),
-            _w("account", "cost_centre").alias("cost_centre"),
-            _w("client_ip").alias("client_ip"),
-            pl.coalesce(_w("geo", "country"), http.field("country")).alias("country"),
+            waflens_field("account", "team").alias("account_team"),
+            waflens_field("account", "environment").alias("environment"),
+            waflens_field("account", "cost_centre").alias("cost_centre"),
+            waflens_field("client_ip").alias("client_ip"),
+            pl.coalesce(waflens_field("geo", "country"), http.field("country")).alias("country"),
             # the path only: query strings and matrix parameters are where secrets ride
             http.field("uri").str.replace(r"[?;#].*$", "").alias("uri"),
-            _w("user_agent").alias("user_agent"),
+            waflens_field("user_agent").alias("user_agent"),
             pl.col("ja3Fingerprint").alias("ja3"),
             pl.col("ja4Fingerprint").alias("ja4"),
         )
         .unique(S.DOC_ID, keep="any")
-    )
-
-
-_GROUP_MARK: Final = "\x1f"  # between a group's name and its rules; WAF names are [A-Za-z0-9_-]
-
-
-def counted_expr() -> pl.Expr:
-    """The rules that matched in COUNT mode (or were excluded as count), packed small per event.
-
-    A web ACL rule is its id; a rule group's rules are ``group<US>rule|rule``, built inside the group's
-    own list element, so the wide ``ruleGroupList`` is read once and never exploded (exploding it for
-    the 1M-event lake took 107 s and 6.8 GB). ``counted_rules`` unpacks them.
-    """
-    el = pl.element().struct
-    count_mode = el.field("ruleId").filter(el.field("action") == "COUNT")
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    g = pl.element().struct
-    inside = pl.concat_list(
-        g.field("nonTerminatingMatchingRules").list.eval(count_mode).fill_null(empty),
-        g.field("excludedRules").list.eval(pl.element().struct.field("ruleId")).fill_null(empty),
-    )
-    packed = pl.when(inside.list.len() > 0).then(
-        pl.concat_str(rule_group_name(g.field("ruleGroupId")), pl.lit(_GROUP_MARK), inside.list.join("|"))
-    )
-    return pl.concat_list(
-        pl.col("nonTerminatingMatchingRules").list.eval(count_mode).fill_null(empty),
-        pl.col("ruleGroupList").list.eval(packed).list.drop_nulls().fill_null(empty),
-    )
-
-
-def counted_rules(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.LazyFrame:
-    """One row per (event, rule) a rule matched in COUNT mode: ts, acl, blocked, rule (``group / rule``
-    for a rule inside a rule group). Only events flagged ``counted`` are unpacked (about 10%)."""
-    packed = (
-        _in_range(events, since, until)
-        .filter(_w("counted").fill_null(False))
-        .select(
-            pl.col(S.DOC_ID),
-            pl.col(S.TIMESTAMP).alias("ts"),
-            web_acl_label(_w("webacl", "name"), _w("webacl", "account_id")).alias("acl"),
-            _w("blocked").fill_null(False).alias("blocked"),
-            counted_expr().alias("packed"),
-        )
-        .unique(S.DOC_ID, keep="any")
-    )
-    parts = pl.col("packed").str.split(_GROUP_MARK)
-    grouped = parts.list.len() == 2
-    return (
-        packed.explode("packed")
-        .with_columns(
-            pl.when(grouped).then(parts.list.get(0, null_on_oob=True)).alias("group"),
-            pl.when(grouped)
-            .then(parts.list.get(1, null_on_oob=True).str.split("|"))
-            .otherwise(pl.concat_list("packed"))
-            .alias("rule"),
-        )
-        .explode("rule")
-        .select(
-            "_id",
-            "ts",
-            "acl",
-            "blocked",
-            pl.when(pl.col("group").is_not_null())
-            .then(pl.concat_str("group", pl.lit(" / "), "rule"))
-            .otherwise("rule")
-            .alias("rule"),
-        )
-        .drop_nulls("rule")
-        .unique(["_id", "rule"], keep="any")
-        .drop("_id")
     )
 
 

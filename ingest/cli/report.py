@@ -35,9 +35,7 @@ from ingest.sinks.storage import S3_SCHEME, aws_reason, check_local_folder, reso
 def add_parser(commands: Any) -> None:  # argparse's _SubParsersAction is private
     """Register ``report`` on the ``waflens`` sub-command parsers."""
     parser: argparse.ArgumentParser = commands.add_parser(
-        "report",
-        help="write one self-contained HTML report of a lake",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        "report", help="write one self-contained HTML report of a lake"
     )
     parser.add_argument(
         "--lake", required=True, metavar="DIR|S3URI", help="the lake: a folder or s3://bucket/prefix"
@@ -50,7 +48,10 @@ def add_parser(commands: Any) -> None:  # argparse's _SubParsersAction is privat
         "--until", metavar="T", help="ISO 8601 time, or 2h / 30m / 7d ago (default: the last event)"
     )
     parser.add_argument(
-        "--config", type=Path, help="config file (TOML or JSON) whose [alerts] the report evaluates"
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="config file (TOML or JSON) whose [alerts] the report evaluates",
     )
 
 
