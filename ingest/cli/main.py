@@ -18,6 +18,7 @@ from dashboards.registry import SetupContent
 from enrich.config import ConfigError
 from ingest import telemetry
 from ingest.cli import alerts, backfill, query, setup
+from ingest.cli import report as report_command
 from ingest.cli.parsing import Parser, package_version
 from ingest.cli.progress import IngestProgress, add_progress_option
 from ingest.compose import FIELD_NAMES, Settings, build_pipeline
@@ -136,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     backfill.add_parser(commands)
     alerts.add_parser(commands)
     query.add_parser(commands, _add_cluster_options)
+    report_command.add_parser(commands)
     compact = commands.add_parser(
         "compact", help="rewrite each lake partition's files as one, each event once"
     )
@@ -249,7 +251,13 @@ def main(argv: Sequence[str] | None = None, *, content: SetupContent | None = No
     ``content``: what ``setup`` applies instead of what the config file describes (for embedding, tests).
     """
     args = _parser().parse_args(argv)
-    commands = {"ingest": _ingest, "backfill": _backfill, "compact": _compact, "alerts": alerts.run}
+    commands = {
+        "ingest": _ingest,
+        "backfill": _backfill,
+        "compact": _compact,
+        "alerts": alerts.run,
+        "report": report_command.run,
+    }
     try:
         if args.command == "setup":
             return _setup(args, content)
