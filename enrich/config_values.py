@@ -46,6 +46,8 @@ def strings(value: object, where: str) -> tuple[str, ...]:
     """A string or a list of strings as a tuple, or ConfigError naming ``where`` (and the item)."""
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{where} must be a string or a list of strings")
     items = sequence(value, where)
     return tuple(string(v, f"{where}[{i}]") for i, v in enumerate(items))
 

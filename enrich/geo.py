@@ -58,18 +58,24 @@ def _looked_up(lookup: GeoLookup, ips: pl.Series) -> pl.Series:
     return per_distinct(ips, lookup, FOUND)
 
 
-def geo_expr(client_ip: pl.Expr, lookup: GeoLookup | None) -> pl.Expr:
-    """``schema.GEO``: WAF's ``httpRequest.country`` and ``clientAsn`` win; the databases fill the rest.
+def found_expr(client_ip: pl.Expr, lookup: GeoLookup | None) -> pl.Expr:
+    """``FOUND``: what the databases hold for each client IP, looked up once per distinct address.
+
+    Make it a column before reading its fields: Polars runs a Python function once per use.
+    """
+    if lookup is None:
+        return pl.lit(None, FOUND)
+    return client_ip.map_batches(partial(_looked_up, lookup), return_dtype=FOUND)
+
+
+def geo_expr(found: pl.Expr) -> pl.Expr:
+    """``schema.GEO``: WAF's ``httpRequest.country`` and ``clientAsn`` win; ``found`` fills the rest.
 
     A city is kept only in the country the document names, an AS organization only for the ASN it
     names, so WAF and a database that disagree never produce a mixed answer.
     """
     waf_country = pl.col("httpRequest").struct.field("country")
     waf_asn = pl.col("clientAsn")
-    if lookup is None:
-        found = pl.lit(None, FOUND)
-    else:
-        found = client_ip.map_batches(partial(_looked_up, lookup), return_dtype=FOUND)
     db = found.struct
     country = pl.coalesce(pl.when(~waf_country.is_in(UNKNOWN_COUNTRY)).then(waf_country), db.field("country"))
     asn = pl.coalesce(pl.when(waf_asn > 0).then(waf_asn), db.field("asn"))  # 0: unknown to WAF

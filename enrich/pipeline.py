@@ -11,11 +11,11 @@ from enrich.accounts import with_account
 from enrich.config import EnrichConfig
 from enrich.domain import domain_expr
 from enrich.fields import flat_fields, with_event_time
-from enrich.geo import GeoLookup, geo_expr
+from enrich.geo import GeoLookup, found_expr, geo_expr
 from enrich.owasp import categories_expr, subjects_expr
 from enrich.ownership import terminating_expr, with_owner, with_terminating_group
 from enrich.redact import redaction_from
-from enrich.useragent import ua_expr
+from enrich.useragent import parsed_expr, ua_expr
 from enrich.webacl import with_webacl
 
 # Columns of a decoded batch that are not part of a document but say where each record came from.
@@ -37,13 +37,24 @@ def with_flat_fields(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
 
 
 def with_threats(frame: pl.LazyFrame, config: EnrichConfig, geo: GeoLookup | None) -> pl.LazyFrame:
-    """Add ``_owasp``, ``_ua``, ``_domain`` and ``_geo``: each computed once per distinct value."""
+    """Add ``_owasp``, ``_ua``, ``_domain`` and ``_geo``, each library consulted once per distinct value.
+
+    What the Python libraries answer becomes a column first (``_parsed``, ``_found``): an expression
+    that read their fields directly would call them once per field.
+    """
     subjects = subjects_expr(_flat("rule_ids"), _flat("rule_group_ids"), _flat("labels"))
-    return frame.with_columns(
-        categories_expr(subjects, config.owasp).alias("_owasp"),
-        ua_expr(_flat("user_agent"), _flat("labels")).alias("_ua"),
-        domain_expr(_flat("host")).alias("_domain"),
-        geo_expr(_flat("client_ip"), geo).alias("_geo"),
+    return (
+        frame.with_columns(
+            categories_expr(subjects, config.owasp).alias("_owasp"),
+            parsed_expr(_flat("user_agent")).alias("_parsed"),
+            domain_expr(_flat("host")).alias("_domain"),
+            found_expr(_flat("client_ip"), geo).alias("_found"),
+        )
+        .with_columns(
+            ua_expr(pl.col("_parsed"), _flat("labels")).alias("_ua"),
+            geo_expr(pl.col("_found")).alias("_geo"),
+        )
+        .drop("_parsed", "_found")
     )
 
 

@@ -66,10 +66,17 @@ def _parse_column(values: pl.Series) -> pl.Series:
     return per_distinct(values, parse_user_agent, PARSED)
 
 
-def ua_expr(user_agent: pl.Expr, labels: pl.Expr) -> pl.Expr:
-    """``schema.USER_AGENT``: the parsed agent, and ``bot`` when ua-parser calls it a spider or Bot
-    Control labelled the request a bot (``awswaf:managed:aws:bot-control:bot:*``)."""
-    parsed = cut(user_agent).map_batches(_parse_column, return_dtype=PARSED)
+def parsed_expr(user_agent: pl.Expr) -> pl.Expr:
+    """``PARSED`` for each row: ua-parser's answer for the (cut) user agent, once per distinct value.
+
+    Make it a column before reading its fields: Polars runs a Python function once per use.
+    """
+    return cut(user_agent).map_batches(_parse_column, return_dtype=PARSED)
+
+
+def ua_expr(parsed: pl.Expr, labels: pl.Expr) -> pl.Expr:
+    """``schema.USER_AGENT`` from a ``parsed_expr`` column: ``bot`` when ua-parser calls the agent a
+    spider or Bot Control labelled the request a bot (``awswaf:managed:aws:bot-control:bot:*``)."""
     labelled = labels.list.eval(pl.element().str.starts_with(BOT_LABEL)).list.any().fill_null(False)
     return pl.struct(
         *(parsed.struct.field(f) for f in ("browser", "browser_version", "os", "device")),

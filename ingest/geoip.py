@@ -78,7 +78,7 @@ def _open(key: str, path: str, relative_to: Path | None) -> maxminddb.Reader:
     if not any(word in kind for word in _EXPECTED[key]):
         reader.close()
         wanted = " or ".join(_EXPECTED[key])
-        raise ConfigError(f"geoip.{key}: {resolved} is a {kind} database, not a {wanted} one")
+        raise ConfigError(f"geoip.{key}: {resolved} is a {kind} database, where {wanted} data is expected")
     return reader
 
 
