@@ -21,7 +21,7 @@ from enrich.config import ACCOUNT_TAG_KEYS, EnrichConfig
 from enrich.domain import HOST_NAME, MAX_NAME_CHARS, registered_domain
 from enrich.fields import IP_ADDRESS, IPV4
 from enrich.geo import UNKNOWN_COUNTRY, GeoLookup, GeoRecord
-from enrich.owasp import CATEGORIES, OwaspRule
+from enrich.owasp import CATEGORIES, OwaspRule, Source
 from enrich.ownership import GROUP_TYPES
 from enrich.patterns import glob_regex
 from enrich.redact import normalize_name, redaction_from
@@ -61,7 +61,7 @@ class Reference:
         self.managed = {s.value: s for s in self.config.selectors if s.kind == "managed"}
         self.patterns = [s for s in self.config.selectors if s.kind == "rule_group_pattern"]
         self.rules = [s for s in self.config.selectors if s.kind == "web_acl_rule"]
-        self.subject_masks: dict[str, int] = {}
+        self.value_masks: dict[tuple[str, str], int] = {}
 
     def bulk_lines(self, line: bytes) -> bytes:
         """The action line and the document line for one WAF record."""
@@ -127,25 +127,25 @@ class Reference:
         rate = [_dict(r).get("rateBasedRuleName") for r in _list(record.get("rateBasedRuleList"))]
         if record.get("terminatingRuleType") == "RATE_BASED":
             rate.append(record.get("terminatingRuleId"))
-        tagged = (("rule:", rule_ids), ("group:", groups), ("label:", labels), ("rate:", rate))
+        lists: dict[Source, list[Any]] = {"rule": rule_ids, "group": groups, "label": labels, "rate": rate}
         mask = 0
-        for tag, values in tagged:
+        for source, values in lists.items():
             for value in values:
                 if isinstance(value, str):
-                    mask |= self.subject_mask(tag + value)
+                    mask |= self.value_mask(source, value)
         return [c for i, c in enumerate(CATEGORIES) if mask >> i & 1]
 
-    def subject_mask(self, subject: str) -> int:
-        if subject not in self.subject_masks:
+    def value_mask(self, source: Source, value: str) -> int:
+        if (source, value) not in self.value_masks:
             owasp = self.config.owasp
 
             def matching(rules: tuple[OwaspRule, ...]) -> list[OwaspRule]:
-                return [r for r in rules if re.fullmatch(r.regex, subject)]
+                return [r for r in rules if r.source == source and re.fullmatch(r.regex, value)]
 
             chosen = matching(owasp.custom) or matching(owasp.defaults)
             bits = {1 << CATEGORIES.index(c) for r in chosen for c in r.categories}
-            self.subject_masks[subject] = sum(bits)
-        return self.subject_masks[subject]
+            self.value_masks[source, value] = sum(bits)
+        return self.value_masks[source, value]
 
     @staticmethod
     def user_agent(value: Any, labels: list[Any]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Values computed in Python once per distinct value of a column, then joined back to every row.
 
-User agents, hosts and client IPs repeat heavily within a batch (the 100,000 generated records hold 17
-user agents, 14 hosts and about 6,000 client IPs), and their parsers are Python libraries. Calling one
-per distinct value, then joining, keeps the Python work proportional to the variety, not the volume.
+User agents, hosts and client IPs repeat heavily within a batch (100,000 generated records hold 28
+user agents, 15 hosts and 1,454 client IPs; the 323 sample records 24, 18 and 24), and their parsers are
+Python libraries. Calling one per distinct value, then joining, keeps the Python work proportional to
+the variety, not the volume.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import polars as pl
 
 
-def per_distinct(values: pl.Series, compute: Callable[[str], Any], dtype: pl.DataType) -> pl.Series:
+def per_distinct(values: pl.Series, compute: Callable[[Any], Any], dtype: pl.DataType) -> pl.Series:
     """``compute(v)`` for each distinct non-null value of ``values``, in their order; null stays null."""
     distinct = values.drop_nulls().unique()
     table = pl.DataFrame(

@@ -12,7 +12,7 @@ from enrich.config import EnrichConfig
 from enrich.domain import domain_expr
 from enrich.fields import flat_fields, with_event_time
 from enrich.geo import GeoLookup, found_expr, geo_expr
-from enrich.owasp import categories_expr, subjects_expr
+from enrich.owasp import categories_expr, rate_names_expr
 from enrich.ownership import terminating_expr, with_owner, with_terminating_group
 from enrich.redact import redaction_from
 from enrich.useragent import parsed_expr, ua_expr
@@ -42,10 +42,16 @@ def with_threats(frame: pl.LazyFrame, config: EnrichConfig, geo: GeoLookup | Non
     What the Python libraries answer becomes a column first (``_parsed``, ``_found``): an expression
     that read their fields directly would call them once per field.
     """
-    subjects = subjects_expr(_flat("rule_ids"), _flat("rule_group_ids"), _flat("labels"))
+    owasp = categories_expr(
+        config.owasp,
+        rule_ids=_flat("rule_ids"),
+        rule_group_ids=_flat("rule_group_ids"),
+        labels=_flat("labels"),
+        rate_names=rate_names_expr(),
+    )
     return (
         frame.with_columns(
-            categories_expr(subjects, config.owasp).alias("_owasp"),
+            owasp.alias("_owasp"),
             parsed_expr(_flat("user_agent")).alias("_parsed"),
             domain_expr(_flat("host")).alias("_domain"),
             found_expr(_flat("client_ip"), geo).alias("_found"),

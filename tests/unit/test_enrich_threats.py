@@ -319,3 +319,9 @@ def test_each_distinct_host_is_looked_up_once() -> None:
     registered_domain.cache_clear()
     assert {t["domain"] for t in threats(*batch)} == {"example.co.uk", "example.org"}
     assert (registered_domain.cache_info().misses, registered_domain.cache_info().hits) == (2, 0)
+
+
+def test_a_batch_with_no_records_enriches_to_the_declared_schema() -> None:
+    frame = enriched([])
+    assert frame.height == 0
+    assert frame.schema[S.ENRICHMENT] == S.ENRICHMENT_FIELDS
