@@ -18,9 +18,14 @@ from typing import Any, Final
 import orjson
 
 from enrich.config import ACCOUNT_TAG_KEYS, EnrichConfig
+from enrich.domain import HOST_NAME, MAX_NAME_CHARS, registered_domain
+from enrich.fields import IP_ADDRESS, IPV4
+from enrich.geo import UNKNOWN_COUNTRY, GeoLookup, GeoRecord
+from enrich.owasp import CATEGORIES, OwaspRule, Source
 from enrich.ownership import GROUP_TYPES
 from enrich.patterns import glob_regex
 from enrich.redact import normalize_name, redaction_from
+from enrich.useragent import BOT_LABEL, MAX_PARSED_CHARS, parse_user_agent
 from enrich.webacl import ACCOUNT_ID, CLASSIC_GUID, WEBACL_ARN
 
 _ARN: Final = re.compile(WEBACL_ARN)
@@ -47,6 +52,7 @@ class Reference:
     """Builds bulk lines for one record at a time."""
 
     config: EnrichConfig
+    geo: GeoLookup | None = None
 
     def __post_init__(self) -> None:
         self.redaction = redaction_from(self.config)  # the pipeline's own, so the policy is the same
@@ -55,6 +61,7 @@ class Reference:
         self.managed = {s.value: s for s in self.config.selectors if s.kind == "managed"}
         self.patterns = [s for s in self.config.selectors if s.kind == "rule_group_pattern"]
         self.rules = [s for s in self.config.selectors if s.kind == "web_acl_rule"]
+        self.value_masks: dict[tuple[str, str], int] = {}
 
     def bulk_lines(self, line: bytes) -> bytes:
         """The action line and the document line for one WAF record."""
@@ -77,26 +84,30 @@ class Reference:
         names = [h["name"].lower() if isinstance(h.get("name"), str) else None for h in headers]
         groups = [g for g in _list(record.get("ruleGroupList")) if isinstance(g, dict)]
         webacl = self.webacl(record.get("webaclId"))
+        rule_ids = self.rule_ids(record, groups)
+        matched = [
+            g.get("ruleGroupId")
+            for g in groups
+            if g.get("terminatingRule") is not None
+            or _list(g.get("nonTerminatingMatchingRules"))
+            or _list(g.get("excludedRules"))
+        ]
+        labels = [_dict(label).get("name") for label in _list(record.get("labels"))]
+        user_agent = self.header(headers, names, "user-agent")
+        host = request.get("host") if request.get("host") is not None else self.header(headers, names, "host")
+        client_ip = self.client_ip(request.get("clientIp"))
         return {
             "blocked": record.get("action") == "BLOCK",
             "counted": self.counted(record, groups),
             "webacl": webacl,
             "account": self.account(webacl["account_id"]),
             "terminating": self.terminating(record, groups),
-            "rule_ids": self.rule_ids(record, groups),
-            "rule_group_ids": [
-                g.get("ruleGroupId")
-                for g in groups
-                if g.get("terminatingRule") is not None
-                or _list(g.get("nonTerminatingMatchingRules"))
-                or _list(g.get("excludedRules"))
-            ],
-            "labels": [_dict(label).get("name") for label in _list(record.get("labels"))],
-            "client_ip": self.client_ip(request.get("clientIp")),
-            "user_agent": self.header(headers, names, "user-agent"),
-            "host": request.get("host")
-            if request.get("host") is not None
-            else self.header(headers, names, "host"),
+            "rule_ids": rule_ids,
+            "rule_group_ids": matched,
+            "labels": labels,
+            "client_ip": client_ip,
+            "user_agent": user_agent,
+            "host": host,
             "header_names": list(dict.fromkeys(names)),
             "redacted_headers": _unique(
                 [
@@ -106,10 +117,68 @@ class Reference:
                     and (normalized := normalize_name(h["name"])) in self.redaction.sensitive
                 ]
             ),
-            "owasp": [],
-            "ua": None,
-            "domain": None,
-            "geo": None,
+            "owasp": self.owasp(record, rule_ids, matched, labels),
+            "ua": self.user_agent(user_agent, labels),
+            "domain": self.domain(host),
+            "geo": self.where(record, request, client_ip),
+        }
+
+    def owasp(self, record: dict[str, Any], rule_ids: list[Any], groups: list[Any], labels: list[Any]) -> Any:
+        rate = [_dict(r).get("rateBasedRuleName") for r in _list(record.get("rateBasedRuleList"))]
+        if record.get("terminatingRuleType") == "RATE_BASED":
+            rate.append(record.get("terminatingRuleId"))
+        lists: dict[Source, list[Any]] = {"rule": rule_ids, "group": groups, "label": labels, "rate": rate}
+        mask = 0
+        for source, values in lists.items():
+            for value in values:
+                if isinstance(value, str):
+                    mask |= self.value_mask(source, value)
+        return [c for i, c in enumerate(CATEGORIES) if mask >> i & 1]
+
+    def value_mask(self, source: Source, value: str) -> int:
+        if (source, value) not in self.value_masks:
+            owasp = self.config.owasp
+
+            def matching(rules: tuple[OwaspRule, ...]) -> list[OwaspRule]:
+                return [r for r in rules if r.source == source and re.fullmatch(r.regex, value)]
+
+            chosen = matching(owasp.custom) or matching(owasp.defaults)
+            bits = {1 << CATEGORIES.index(c) for r in chosen for c in r.categories}
+            self.value_masks[source, value] = sum(bits)
+        return self.value_masks[source, value]
+
+    @staticmethod
+    def user_agent(value: Any, labels: list[Any]) -> dict[str, Any]:
+        parsed = dict(parse_user_agent(value[:MAX_PARSED_CHARS])) if isinstance(value, str) else {}
+        labelled = any(isinstance(n, str) and n.startswith(BOT_LABEL) for n in labels)
+        fields = ("browser", "browser_version", "os", "device")
+        return {**{f: parsed.get(f) for f in fields}, "bot": bool(parsed.get("spider")) or labelled}
+
+    @staticmethod
+    def domain(host: Any) -> str | None:
+        if not isinstance(host, str):
+            return None
+        lowered = host.lower()
+        name = re.sub(r":[0-9]*\Z", "", lowered).rstrip(".")
+        if re.fullmatch(IP_ADDRESS, lowered) or lowered.startswith("[") or re.fullmatch(IPV4, name):
+            return None
+        if not re.fullmatch(HOST_NAME, name) or len(name) > MAX_NAME_CHARS:
+            return None
+        return registered_domain(name)
+
+    def where(self, record: dict[str, Any], request: dict[str, Any], client_ip: str | None) -> dict[str, Any]:
+        nothing: GeoRecord = {"country": None, "city": None, "asn": None, "as_org": None}
+        found = self.geo(client_ip) if self.geo is not None and client_ip is not None else nothing
+        waf_country, waf_asn = request.get("country"), record.get("clientAsn")
+        country = waf_country if waf_country is not None and waf_country not in UNKNOWN_COUNTRY else None
+        country = country if country is not None else found["country"]
+        asn = waf_asn if isinstance(waf_asn, int) and not isinstance(waf_asn, bool) and waf_asn > 0 else None
+        asn = asn if asn is not None else found["asn"]
+        return {
+            "country": country,
+            "city": found["city"] if found["country"] == country else None,
+            "asn": asn,
+            "as_org": found["as_org"] if found["asn"] == asn else None,
         }
 
     @staticmethod

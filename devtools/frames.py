@@ -8,6 +8,7 @@ import polars as pl
 
 from enrich import schema as S
 from enrich.config import EnrichConfig
+from enrich.geo import GeoLookup
 from enrich.pipeline import enrich
 from enrich.redact import redaction_for
 from ingest.decode.framing import FramedBatch
@@ -15,7 +16,11 @@ from ingest.decode.records import decode
 
 
 def enriched(
-    texts: Iterable[str], *, config: EnrichConfig | None = None, projection: pl.Schema = S.WAF_RECORD
+    texts: Iterable[str],
+    *,
+    config: EnrichConfig | None = None,
+    projection: pl.Schema = S.WAF_RECORD,
+    geo: GeoLookup | None = None,
 ) -> pl.DataFrame:
     """Decode and enrich ``texts`` (one record each); fails if any is rejected."""
     config = config or EnrichConfig()
@@ -29,4 +34,4 @@ def enriched(
         projection=projection,
     )
     assert decoded.rejected == [], [r.describe() for r in decoded.rejected]
-    return enrich(decoded.frame.lazy(), config).collect()
+    return enrich(decoded.frame.lazy(), config, geo=geo).collect()

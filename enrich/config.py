@@ -11,6 +11,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, TypeGuard, get_args
 
+# ConfigError and the shape checks live in enrich.config_values; they are re-exported from here too.
+from enrich.config_values import ConfigError as ConfigError
+from enrich.config_values import only_keys as only_keys
+from enrich.config_values import sequence as _list
+from enrich.config_values import string as string
+from enrich.config_values import strings as _strings
+from enrich.config_values import table as table
+from enrich.geo import GeoIPFiles
+from enrich.owasp import OwaspMap
+
 Layer = Literal["first", "last", "unassigned"]
 SelectorKind = Literal["rule_group", "managed", "rule_group_pattern", "web_acl_rule"]
 
@@ -59,10 +69,6 @@ MARKER_SHAPE: Final = re.compile(r"[A-Za-z0-9 _.*()\[\]-]{1,64}")
 DEFAULT_MARKER: Final = "REDACTED"
 DEFAULT_INDEX_PREFIX: Final = "waflens-events"
 ACCOUNT_TAG_KEYS: Final = ("name", "team", "environment", "cost_centre", "business_unit")
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the key and what is wrong with it."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,8 @@ class EnrichConfig:
     index_prefix: str = DEFAULT_INDEX_PREFIX
     # extra per-account defaults for accounts absent from ``accounts``
     account_defaults: AccountTags = field(default_factory=lambda: AccountTags(account_id=""))
+    owasp: OwaspMap = field(default_factory=OwaspMap)  # [owasp]: the built-in table and the file's entries
+    geoip: GeoIPFiles = field(default_factory=GeoIPFiles)  # [geoip]: MaxMind files the edge opens
 
     @classmethod
     def from_mapping(cls, doc: Mapping[str, object]) -> EnrichConfig:
@@ -152,7 +160,8 @@ class EnrichConfig:
                 "index",
                 "retention",
                 "organizations",
-                # read by their owners: dashboards.* (access, alerts, dashboards), enrich (owasp, geoip)
+                # read by the modules that own them: dashboards.* (access, alerts, dashboards),
+                # enrich.owasp (owasp), enrich.geo (geoip)
                 "access",
                 "alerts",
                 "dashboards",
@@ -195,6 +204,8 @@ class EnrichConfig:
             redaction_marker=marker,
             index_prefix=prefix,
             account_defaults=defaults,
+            owasp=OwaspMap.from_mapping(table(doc.get("owasp", {}), "owasp")),
+            geoip=GeoIPFiles.from_mapping(table(doc.get("geoip", {}), "geoip")),
         )
 
 
@@ -257,38 +268,3 @@ def _account_tags(account_id: str, tags: Mapping[str, object], where: str) -> Ac
     only_keys(tags, set(ACCOUNT_TAG_KEYS), where)
     values = {k: string(tags[k], f"{where}.{k}") for k in ACCOUNT_TAG_KEYS if k in tags}
     return AccountTags(account_id=account_id, **values)
-
-
-def only_keys(mapping: Mapping[str, object], allowed: set[str], where: str) -> None:
-    """Raise ConfigError naming the first key of ``mapping`` that is not ``allowed``."""
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        prefix = f"{where}." if where else ""
-        raise ConfigError(f"unknown key {prefix}{unknown[0]} (expected one of: {', '.join(sorted(allowed))})")
-
-
-def table(value: object, where: str) -> Mapping[str, object]:
-    """``value`` as a table, or ConfigError naming ``where``."""
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{where} must be a table")
-    return value
-
-
-def _list(value: object, where: str) -> Sequence[object]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list")
-    return value
-
-
-def string(value: object, where: str) -> str:
-    """``value`` as a string, or ConfigError naming ``where``."""
-    if not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string")
-    return value
-
-
-def _strings(value: object, where: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = [value]
-    items = _list(value, where)
-    return tuple(string(v, f"{where}[{i}]") for i, v in enumerate(items))

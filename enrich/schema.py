@@ -146,7 +146,7 @@ def _project(dtype: PolarsDataType, spec: dict[str, object]) -> pl.DataType:
     )
 
 
-# What the enrichment reads: enough for identity, ownership, flat fields and index naming.
+# What the enrichment reads: enough for identity, ownership, flat and threat fields, and index naming.
 _ENRICH_FIELDS: dict[str, PolarsDataType] = {
     "timestamp": pl.Int64,
     "webaclId": pl.String,
@@ -164,8 +164,11 @@ _ENRICH_FIELDS: dict[str, PolarsDataType] = {
     ),
     "rateBasedRuleList": _project(WAF_RECORD["rateBasedRuleList"], {"rateBasedRuleName": None}),
     "nonTerminatingMatchingRules": _project(WAF_RECORD["nonTerminatingMatchingRules"], {"ruleId": None}),
-    "httpRequest": _project(WAF_RECORD["httpRequest"], {"clientIp": None, "headers": None, "host": None}),
+    "httpRequest": _project(
+        WAF_RECORD["httpRequest"], {"clientIp": None, "country": None, "headers": None, "host": None}
+    ),
     "labels": WAF_RECORD["labels"],
+    "clientAsn": pl.Int64,
 }
 ENRICH_INPUT: Final = pl.Schema(_ENRICH_FIELDS)
 

@@ -27,6 +27,7 @@ from ingest.accounts import (
     tag_keys_from_file,
 )
 from ingest.config_file import load_config
+from ingest.geoip import open_geoip
 from ingest.metrics import MetricsMode  # off; EMF on stdout (Lambda); EMF lines appended to a file
 from ingest.run import Limits, Pipeline
 from ingest.sinks.base import Sink
@@ -119,6 +120,10 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
     """
     clients = clients or Clients()
     config, _ = load_config(settings.config)
+    try:  # relative .mmdb paths are read from the config file's folder
+        geo = open_geoip(config.geoip, relative_to=settings.config.parent if settings.config else None)
+    except ConfigError as exc:
+        raise ConfigError(f"{settings.config}: {exc}") from exc
     tag_keys = tag_keys_from_file(settings.config)  # [organizations] is checked even when it is off
     names, region = settings.names, settings.s3_region
     lake = resolve(settings.lake, option=names["lake"], region=region) if settings.lake is not None else None
@@ -144,4 +149,5 @@ def build_pipeline(settings: Settings, *, clients: Clients | None = None) -> Pip
         dead_letter=FileDeadLetter(dead_letter, redaction_from(config)),
         limits=settings.limits,
         accounts=accounts,
+        geo=geo,
     )

@@ -10,6 +10,7 @@ import polars as pl
 
 from enrich import schema as S
 from enrich.config import AccountTags, EnrichConfig, overlay_accounts
+from enrich.geo import GeoLookup
 from enrich.pipeline import enrich
 from enrich.redact import Redaction, redaction_from
 from enrich.webacl import webacl_expr
@@ -74,6 +75,7 @@ class Pipeline:
         dead_letter: DeadLetterStore,
         limits: Limits = Limits(),
         accounts: AccountDirectory | None = None,
+        geo: GeoLookup | None = None,
     ) -> None:
         if not sinks:
             raise ValueError("a pipeline needs at least one sink")
@@ -82,6 +84,7 @@ class Pipeline:
         self.dead_letter = dead_letter
         self.limits = limits
         self.accounts = accounts
+        self.geo = geo  # the GeoIP databases [geoip] names, opened by the composition root
         self.redaction: Redaction = redaction_from(config)
         self.projection = projection_for(sinks)
 
@@ -169,7 +172,8 @@ class Pipeline:
         if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
             raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
         with telemetry.span("enrich"):
-            documents = enrich(decoded.frame.lazy(), self._config_for(decoded.frame)).collect()
+            config = self._config_for(decoded.frame)
+            documents = enrich(decoded.frame.lazy(), config, geo=self.geo).collect()
         with telemetry.span("deliver"):
             delivered, sink_rejected = self._deliver(documents, source, deadline)
         outcomes = pl.concat(

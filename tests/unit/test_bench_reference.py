@@ -51,3 +51,7 @@ def test_reference_and_pipeline_produce_identical_documents() -> None:
     assert compared == len(lines) == 5323
     owners = {d["waflens"]["terminating"]["owner"]["matched_by"] for _, d in pipeline.values()}
     assert owners >= {"managed", "rule_group_pattern", "web_acl_rule", "default"}  # the config does real work
+    threats = [d["waflens"] for _, d in pipeline.values()]
+    assert len({c for t in threats for c in t["owasp"]}) >= 5  # the comparison covers the threat fields
+    assert {t["ua"]["bot"] for t in threats} == {True, False}
+    assert len({t["domain"] for t in threats}) >= 5
