@@ -212,7 +212,7 @@ def exit_code(summary: RunSummary) -> int:
 def _setup(args: argparse.Namespace, content: SetupContent | None = None) -> int:
     if (args.render is None) == (args.opensearch is None):
         raise ConfigError("setup needs exactly one of --opensearch URL or --render DIR")
-    content = setup.load_content(args.config) if content is None else content
+    content = setup.only(setup.load_content(args.config) if content is None else content, args.only)
     if args.render is not None:
         print_json({"rendered": setup.render_files(args, content)})
         return EXIT_OK

@@ -6,16 +6,25 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from dashboards.registry import SetupContent, setup_content
 from enrich.config import ConfigError
 from ingest.config_file import load_document
 from ingest.setup import SetupReport, apply_all, connect, render
 from ingest.sinks.opensearch.client import Endpoint, make_client
+
+# What ``--only`` selects: parts of the content by the kind of request (saved objects are their own part).
+PARTS: Final = {
+    "indices": frozenset({"index-template", "ism-policy"}),
+    "security": frozenset({"tenant", "role", "role-mapping"}),
+    "alerting": frozenset({"monitor", "detector"}),
+    "saved-objects": frozenset(),
+}
 
 
 def add_parser(commands: Any, add_cluster_options: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -27,6 +36,13 @@ def add_parser(commands: Any, add_cluster_options: Callable[[argparse.ArgumentPa
     parser.add_argument("--config", type=Path, help="config file ([index], [retention], ...)")
     parser.add_argument(
         "--render", type=Path, metavar="DIR", help="write the requests as files, send nothing"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(PARTS),
+        metavar="PART",
+        help=f"apply (or render) only these parts, repeatable: {', '.join(sorted(PARTS))} (default: all)",
     )
     add_cluster_options(parser)
     parser.add_argument(
@@ -55,6 +71,19 @@ def load_content(config: Path | None) -> SetupContent:
         return setup_content(doc)
     except ConfigError as exc:
         raise ConfigError(f"{config}: {exc}") from exc
+
+
+def only(content: SetupContent, parts: list[str] | None) -> SetupContent:
+    """``content`` restricted to ``parts`` (None: everything), e.g. the index template and retention alone
+    for a cluster without the security or alerting plugins, or for a user who may not change roles."""
+    if not parts:
+        return content
+    kinds = frozenset().union(*(PARTS[part] for part in parts))
+    return dataclasses.replace(
+        content,
+        requests=tuple(r for r in content.requests if r.kind in kinds),
+        saved_objects=content.saved_objects if "saved-objects" in parts else (),
+    )
 
 
 def render_files(args: argparse.Namespace, content: SetupContent) -> list[str]:

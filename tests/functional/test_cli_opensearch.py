@@ -131,3 +131,16 @@ def test_cluster_usage_errors_exit_two(
     (tmp_path / "x").write_text("")
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_setup_only_renders_the_parts_asked_for(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run(
+        ["setup", "--render", str(tmp_path / "r"), "--only", "indices", "--only", "alerting"], capsys
+    )
+    assert code == 0
+    assert isinstance(out, dict)
+    names = [Path(p).name for p in out["rendered"]]
+    assert names[:2] == ["01-index-template.json", "02-ism-policy.json"]
+    assert all("role" not in n and "tenant" not in n and "saved-objects" not in n for n in names)
+    assert any("-monitor-" in n for n in names)
+    assert any("-detector-" in n for n in names)

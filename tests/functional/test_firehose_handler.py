@@ -376,9 +376,10 @@ def test_a_full_three_megabyte_batch_answers_within_six_megabytes(
     if corpus == "generated":  # 1.35x the record and base64's 4/3: ~5.5 MB, all Ok
         assert set(results) == {"Ok"}
         assert over == []
-    else:  # the samples' documents are larger than their records (1.48x): the last ones do not fit
+    else:  # the samples' documents are larger than their records (~1.5x with the threat fields): the
+        # last ~10% do not fit
         failed = results.count("ProcessingFailed")
-        assert 0 < failed < len(records) // 10
+        assert 0 < failed < len(records) // 8
         assert results == ["Ok"] * (len(results) - failed) + ["ProcessingFailed"] * failed
         [line] = over
         assert line["records"] == failed

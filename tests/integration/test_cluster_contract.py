@@ -70,11 +70,13 @@ def test_setup_twice_then_ingest_twice_stores_each_event_once(
     cluster_url: str, prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = str(tmp_path / "waflens.toml")
-    assert _cli(capsys, "setup", "--opensearch", cluster_url, "--config", config) == {
+    # the index template and retention only: a plain cluster may lack the security and alerting plugins
+    setup = ("setup", "--opensearch", cluster_url, "--config", config, "--only", "indices")
+    assert _cli(capsys, *setup) == {
         "index-template": "created",
         "ism-policy": "created",
     }
-    assert _cli(capsys, "setup", "--opensearch", cluster_url, "--config", config) == {
+    assert _cli(capsys, *setup) == {
         "index-template": "unchanged",
         "ism-policy": "unchanged",
     }

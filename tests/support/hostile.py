@@ -2,9 +2,12 @@
 
 Each case runs the real command line in a child process (``python -m ingest.cli ingest ...``) so its
 exit code, its tracebacks and its peak memory are the ones a user would see. Peak memory comes from
-``os.wait4`` on that child: the kernel's ``ru_maxrss`` for exactly that process, as
-``scripts/peak_rss.py`` measures it. A ``RUSAGE_CHILDREN`` delta reports the largest child this test
-process ever had, and polling ``/proc/PID/status`` for ``VmHWM`` loses the last rise once the child exits.
+``os.wait4`` on that child, by ``scripts/peak_rss.py``: the kernel's ``ru_maxrss`` for exactly that
+process. The launcher is a small process of its own because Linux carries the peak RSS of the address
+space a command was spawned from into its ``ru_maxrss`` across ``exec``: spawned straight from this test
+process (hundreds of MB after other tests), every command would report at least that. A
+``RUSAGE_CHILDREN`` delta reports the largest child this test process ever had, and polling
+``/proc/PID/status`` for ``VmHWM`` loses the last rise once the child exits.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import os
 import random
 import re
-import resource
+import signal
 import subprocess
 import sys
 import threading
@@ -37,6 +40,8 @@ DEFAULT_RSS_MB: Final = 600.0  # a small input: the interpreter, Polars and one 
 SUMMARY_KEYS: Final = ("records_in", "delivered", "rejected", "retryable")
 
 Json = dict[str, object]
+
+PEAK_RSS: Final = Path(__file__).resolve().parents[2] / "scripts" / "peak_rss.py"
 
 
 # --- secrets and records -----------------------------------------------------------------------------
@@ -180,7 +185,13 @@ def run_ingest(
     lake = lake or work / "lake"
     dead_letter = dead_letter or work / "dead-letter"
     out, err = work / "child.stdout", work / "child.stderr"
+    report = work / "child.rss.json"
     command = [
+        sys.executable,
+        str(PEAK_RSS),
+        "--out",
+        report,
+        "--",
         sys.executable,
         "-m",
         "ingest.cli",
@@ -196,19 +207,20 @@ def run_ingest(
         child = subprocess.Popen(
             command,
             cwd=work,
+            start_new_session=True,  # a timeout kills the launcher and the command together
             stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=stdout,
             stderr=stderr,
         )
         feeder = _feed(child, stdin) if stdin is not None else None
-        status, usage = _wait(child, timeout)
+        status = _wait(child, timeout)
         if feeder is not None:
             feeder.join(timeout=5)
     return Run(
-        exit_code=os.waitstatus_to_exitcode(status),
+        exit_code=status,
         stdout=out.read_bytes(),
         stderr=err.read_bytes(),
-        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports kilobytes
+        peak_rss_mb=float(json.loads(report.read_text())["peak_rss_mb"]),
         seconds=time.perf_counter() - started,
         lake=lake,
         dead_letter=dead_letter,
@@ -229,20 +241,14 @@ def _feed(child: subprocess.Popen[bytes], data: bytes) -> threading.Thread:
     return thread
 
 
-def _wait(child: subprocess.Popen[bytes], timeout: float) -> tuple[int, resource.struct_rusage]:
-    """``wait4`` the child (its own peak RSS); kill it and fail when it outlives ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid == child.pid:
-            child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait again
-            return status, usage
-        if time.monotonic() > deadline:
-            child.kill()
-            os.wait4(child.pid, 0)
-            child.returncode = -9
-            raise AssertionError(f"waflens ingest still running after {timeout:.0f} s: killed")
-        time.sleep(0.02)
+def _wait(child: subprocess.Popen[bytes], timeout: float) -> int:
+    """The launcher's exit code (the command's); on a timeout, kill both and fail."""
+    try:
+        return child.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        raise AssertionError(f"waflens ingest still running after {timeout:.0f} s: killed") from None
 
 
 @contextmanager
