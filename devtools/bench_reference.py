@@ -104,6 +104,7 @@ class Reference:
             "terminating": self.terminating(record, groups),
             "rule_ids": rule_ids,
             "rule_group_ids": matched,
+            "counted_rules": self.counted_rules(record, groups),
             "labels": labels,
             "client_ip": client_ip,
             "user_agent": user_agent,
@@ -243,6 +244,24 @@ class Reference:
             for k in ACCOUNT_TAG_KEYS
         }
         return {"id": account_id, **values}
+
+    @staticmethod
+    def counted_rules(record: dict[str, Any], groups: list[dict[str, Any]]) -> list[Any]:
+        def count_mode(rules: Any) -> list[Any]:
+            return [_dict(r).get("ruleId") for r in _list(rules) if _dict(r).get("action") == "COUNT"]
+
+        found = count_mode(record.get("nonTerminatingMatchingRules"))
+        for group in groups:
+            group_id = group.get("ruleGroupId")
+            inside = count_mode(group.get("nonTerminatingMatchingRules")) + [
+                _dict(r).get("ruleId") for r in _list(group.get("excludedRules"))
+            ]
+            if not inside or not isinstance(group_id, str):
+                continue
+            managed, in_arn = _MANAGED.match(group_id), _RULE_GROUP_NAME.search(group_id)
+            name = managed[1] if managed else in_arn[1] if in_arn else group_id
+            found += [f"{name} / {rule}" for rule in inside if rule is not None]
+        return _unique([r for r in found if r is not None])
 
     def terminating(self, record: dict[str, Any], groups: list[dict[str, Any]]) -> dict[str, Any]:
         rule_id, rule_type = record.get("terminatingRuleId"), record.get("terminatingRuleType")

@@ -13,6 +13,7 @@ import polars as pl
 
 from enrich import schema as S
 from enrich.config import EnrichConfig
+from enrich.ownership import rule_group_name
 from enrich.patterns import literal
 from enrich.redact import INSERTED_PREFIX, NAME_PADDING
 
@@ -104,6 +105,42 @@ def counted_expr() -> pl.Expr:
     return top | in_groups
 
 
+_UNIT: Final = "\x1f"  # between packed rule ids; WAF rule and group names are [A-Za-z0-9_-]
+
+
+def counted_rules_expr() -> pl.Expr:
+    """The rules that matched in COUNT mode (or were excluded as count), without duplicates.
+
+    A web ACL rule is its id, a rule group's rule ``group / rule``. Each group's rules are packed into
+    one string inside the group's own list element and split afterwards, so the nested list is walked
+    once and never exploded.
+    """
+    el = pl.element().struct
+    count_mode = el.field("ruleId").filter(el.field("action") == "COUNT")
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    group = pl.element().struct
+    name = rule_group_name(group.field("ruleGroupId"))
+    rules = pl.concat_list(
+        group.field("nonTerminatingMatchingRules").list.eval(count_mode).fill_null(empty),
+        group.field("excludedRules").list.eval(el.field("ruleId")).fill_null(empty),
+    )
+    prefix = pl.concat_str(name, pl.lit(" / "))
+    packed = pl.when(rules.list.len() > 0).then(
+        pl.concat_str(
+            prefix,
+            rules.list.join(_UNIT).str.replace_all(_UNIT, pl.concat_str(pl.lit(_UNIT), prefix), literal=True),
+        )
+    )
+    in_groups = (
+        pl.col("ruleGroupList")
+        .list.eval(packed.str.split(_UNIT))
+        .list.eval(pl.element().explode(empty_as_null=False, keep_nulls=False))
+        .fill_null(empty)
+    )
+    top = pl.col("nonTerminatingMatchingRules").list.eval(count_mode).fill_null(empty)
+    return pl.concat_list(top, in_groups).list.drop_nulls().list.unique(maintain_order=True)
+
+
 def header_value_expr(name: str) -> pl.Expr:
     """The first value of a request header, whatever the case of its name."""
     headers = pl.col("httpRequest").struct.field("headers")
@@ -154,6 +191,7 @@ def flat_fields(redacted_names: Iterable[str]) -> dict[str, pl.Expr]:
         "counted": counted_expr(),
         "rule_ids": rule_ids_expr(),
         "rule_group_ids": matched_groups_expr(),
+        "counted_rules": counted_rules_expr(),
         "labels": _ids("labels", "name"),
         "client_ip": client_ip_expr(),
         "user_agent": header_value_expr("user-agent"),

@@ -158,12 +158,14 @@ _ENRICH_FIELDS: dict[str, PolarsDataType] = {
         {
             "ruleGroupId": None,
             "terminatingRule": {"ruleId": None},
-            "nonTerminatingMatchingRules": {"ruleId": None},
+            "nonTerminatingMatchingRules": {"ruleId": None, "action": None},
             "excludedRules": {"ruleId": None},
         },
     ),
     "rateBasedRuleList": _project(WAF_RECORD["rateBasedRuleList"], {"rateBasedRuleName": None}),
-    "nonTerminatingMatchingRules": _project(WAF_RECORD["nonTerminatingMatchingRules"], {"ruleId": None}),
+    "nonTerminatingMatchingRules": _project(
+        WAF_RECORD["nonTerminatingMatchingRules"], {"ruleId": None, "action": None}
+    ),
     "httpRequest": _project(
         WAF_RECORD["httpRequest"], {"clientIp": None, "country": None, "headers": None, "host": None}
     ),
@@ -242,6 +244,9 @@ ENRICHMENT_FIELDS: Final = pl.Struct(
         "terminating": TERMINATING,
         "rule_ids": pl.List(pl.String),
         "rule_group_ids": pl.List(pl.String),
+        # rules that matched in COUNT mode (or were excluded as count): a web ACL rule's id, a rule group's
+        # rule as ``group / rule``; the tuning signal ("would block if enforced")
+        "counted_rules": pl.List(pl.String),
         "labels": pl.List(pl.String),
         "client_ip": pl.String,
         "user_agent": pl.String,

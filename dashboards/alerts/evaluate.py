@@ -74,6 +74,15 @@ def evaluate(events: pl.LazyFrame, rules: AlertRules, *, since: datetime, until:
     """
     since, until = _utc(since), _utc(until)
     narrow = web_acl_events(events, since - history(rules), until).collect().lazy()
+    return evaluate_narrow(narrow, rules, since=since, until=until)
+
+
+def evaluate_narrow(
+    narrow: pl.LazyFrame, rules: AlertRules, *, since: datetime, until: datetime
+) -> pl.DataFrame:
+    """``evaluate`` over events already narrowed as ``web_acl_events`` does (``ts``, ``webacl``,
+    ``account_id``, ``team``, ``blocked``; each event once, from ``since - history(rules)`` on)."""
+    since, until = _utc(since), _utc(until)
     teams = narrow.group_by(KEYS).agg(pl.col("team").sort_by("ts").drop_nulls().last())
     found = [
         _silences(narrow, rule, since, until)

@@ -19,7 +19,7 @@ from typing import Any, Final, Literal
 
 import polars as pl
 
-from dashboards.alerts.evaluate import evaluate
+from dashboards.alerts.evaluate import evaluate_narrow, history
 from dashboards.alerts.rules import AlertRules
 from dashboards.report.buckets import Grid, epoch_ms, grid
 from dashboards.report.counted import counted_rules
@@ -62,7 +62,8 @@ COUNTED: Final = Facet("counted", "COUNT-mode rules that would have blocked", "r
 
 
 def narrow(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.LazyFrame:
-    """One row per distinct event in [since, until) with only what the report reads."""
+    """One row per distinct event in [since, until) with only what the report reads: the lake is read
+    once, for the aggregates, the COUNT-mode rules (the flat ``waflens.counted_rules``) and the alerts."""
     term = waflens_field("terminating")
     http = pl.col("httpRequest").struct
     rule = pl.when(term.struct.field("group_rule_id").is_not_null()).then(
@@ -84,6 +85,10 @@ def narrow(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.LazyFra
             owner.field("team").alias("team"),
             owner.field("layer").alias("layer"),
             owner.field("oncall").alias("oncall"),
+            waflens_field("webacl", "name").alias("webacl"),
+            waflens_field("webacl", "account_id").alias("account_id"),
+            waflens_field("counted").fill_null(False).alias("counted"),
+            waflens_field("counted_rules").alias("counted_rules"),
             waflens_field("account", "team").alias("account_team"),
             waflens_field("account", "environment").alias("environment"),
             waflens_field("account", "cost_centre").alias("cost_centre"),
@@ -183,9 +188,14 @@ def lake_span(events: pl.LazyFrame) -> tuple[datetime, datetime] | None:
 
 
 def _alerts(
-    events: pl.LazyFrame, rules: AlertRules, since: datetime, until: datetime, acls: list[str]
+    read: pl.DataFrame, rules: AlertRules, since: datetime, until: datetime, acls: list[str]
 ) -> dict[str, Any]:
-    fired = evaluate(events, rules, since=since, until=until)
+    alert_rows = (
+        read.lazy()
+        .select("ts", "webacl", "account_id", pl.col("account_team").alias("team"), "blocked")
+        .drop_nulls(["webacl", "account_id"])
+    )  # as web_acl_events: the monitors' buckets need both keys
+    fired = evaluate_narrow(alert_rows, rules, since=since, until=until)
     newest = fired.sort("window_start", descending=True, maintain_order=True).head(MAX_ALERTS)
     index = {name: i for i, name in enumerate(acls)}
     labelled = newest.with_columns(
@@ -215,10 +225,12 @@ def report_data(
     since = since or (span[0] if span else datetime.now(UTC))
     until = until or (span[1] if span else since + timedelta(hours=1))
     g = grid(since, until)
-    found = narrow(events, since, until).collect(engine="streaming")
+    read = narrow(events, since - history(rules), until).collect(engine="streaming")
+    found = read.filter(pl.col("ts") >= since)
     acl_names = sorted(found["acl"].unique().drop_nulls().to_list())
-    rows = _indexed(found.lazy(), acl_names, g).collect().lazy()
-    counted = _indexed(counted_rules(events, since, until), acl_names, g).collect(engine="streaming").lazy()
+    aggregated = found.lazy().drop("webacl", "account_id", "counted", "counted_rules")
+    rows = _indexed(aggregated, acl_names, g).collect().lazy()
+    counted = _indexed(_counted(events, found, since, until), acl_names, g).collect(engine="streaming").lazy()
     present = found["action"].unique()
     actions = pl.DataFrame({"action": present}).sort(_action_rank(pl.col("action")), "action")["action"]
     return {
@@ -230,8 +242,24 @@ def report_data(
         "actions": actions.to_list(),
         "series": series(rows, g, actions.to_list()),
         "facets": facets(rows, counted),
-        "alerts": _alerts(events, rules, since, until, acl_names),
+        "alerts": _alerts(read, rules, since, until, acl_names),
     }
+
+
+def _counted(events: pl.LazyFrame, found: pl.DataFrame, since: datetime, until: datetime) -> pl.LazyFrame:
+    """(ts, acl, blocked, rule) per COUNT-mode rule of each event, from ``waflens.counted_rules``.
+
+    Files written before that field existed hold it as null on counted events: only then is WAF's
+    nested rule group list read again (``counted.counted_rules``), which costs a second pass.
+    """
+    if found.filter(pl.col("counted") & pl.col("counted_rules").is_null()).height:
+        return counted_rules(events, since, until)
+    return (
+        found.lazy()
+        .filter(pl.col("counted_rules").list.len() > 0)
+        .select("ts", "acl", "blocked", pl.col("counted_rules").alias("rule"))
+        .explode("rule")
+    )
 
 
 def _indexed(rows: pl.LazyFrame, acl_names: list[str], g: Grid) -> pl.LazyFrame:

@@ -79,7 +79,7 @@ COUNTED_RULES: Final = TopTerms(
     "waflens-vis-counted-rules",
     "COUNT-mode rules that matched (would block if enforced)",
     "table",
-    (Terms("waflens.rule_ids", size=25, label="Rule"), WEBACL),
+    (Terms("waflens.counted_rules", size=25, label="Rule (group / rule)"), WEBACL),
     query=COUNTED,
     description="Requests a rule in COUNT mode matched: the tuning signal before switching it to BLOCK.",
 )
