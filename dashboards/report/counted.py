@@ -57,7 +57,7 @@ def counted_rules(events: pl.LazyFrame, since: datetime, until: datetime) -> pl.
             waflens_field("blocked").fill_null(False).alias("blocked"),
             counted_expr().alias("packed"),
         )
-        .unique(S.DOC_ID, keep="any")
+        .filter(pl.col(S.DOC_ID).is_first_distinct())
     )
     parts = pl.col("packed").str.split(_GROUP_MARK)
     grouped = parts.list.len() == 2

@@ -129,7 +129,7 @@ def search_lake(root: Path, filters: Filters, *, limit: int) -> Found:
     newest = (
         files.filter(predicate(filters))
         .select(S.DOC_ID, S.TIMESTAMP)
-        .unique(S.DOC_ID, keep="any")
+        .filter(pl.col(S.DOC_ID).is_first_distinct())
         .sort(_ORDER, descending=_DESCENDING)
         .head(limit + 1)
         .collect()
@@ -140,7 +140,7 @@ def search_lake(root: Path, filters: Filters, *, limit: int) -> Found:
     # the second pass filters on _id alone, which the scan can use to skip row groups
     documents = (
         files.filter(pl.col(S.DOC_ID).is_in(kept[S.DOC_ID].implode()))
-        .unique(S.DOC_ID, keep="any")
+        .filter(pl.col(S.DOC_ID).is_first_distinct())
         .sort(_ORDER, descending=_DESCENDING)
         .select(S.DOC_ID, document_expr().alias(DOCUMENT))
         .collect()

@@ -48,7 +48,8 @@ def scan_lake(root: Path, *, each_id_once: bool = True) -> pl.LazyFrame:
     files = pl.scan_parquet(
         root / "**" / "*.parquet", hive_partitioning=True, hive_schema=HIVE_SCHEMA, missing_columns="insert"
     )
-    return files.unique(S.DOC_ID, keep="any") if each_id_once else files
+    # a filter on is_first_distinct keeps the same rows as unique() at a fraction of its cost on wide rows
+    return files.filter(pl.col(S.DOC_ID).is_first_distinct()) if each_id_once else files
 
 
 class ParquetLake:
