@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devtools.bench import bench, table
 from devtools.generate import write_logs
+from devtools.generate_catalog import SPAN_MS, START_MS
 from enrich.config import ConfigError
 from ingest.cli.main import EXIT_OK, EXIT_USAGE, print_json
 
@@ -50,7 +52,10 @@ def _generate(args: argparse.Namespace) -> int:
         written = write_logs(args.out, args.records, seed=args.seed)
     except OSError as exc:
         raise ConfigError(f"{args.out}: cannot write ({exc.strerror})") from exc
-    print_json({"records": written, "out": str(args.out)})
+    since, until = (datetime.fromtimestamp(ms / 1000, UTC) for ms in (START_MS, START_MS + SPAN_MS))
+    print_json(
+        {"records": written, "out": str(args.out), "since": since.isoformat(), "until": until.isoformat()}
+    )
     return EXIT_OK
 
 

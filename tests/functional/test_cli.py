@@ -13,6 +13,9 @@ from devtools.cli import main as dev_main
 from ingest.cli.main import main
 from tests.support.samples import sample
 
+# the three days the generator spreads its records over (the report of the quick start covers them)
+DAYS = {"since": "2026-01-05T00:00:00+00:00", "until": "2026-01-08T00:00:00+00:00"}
+
 
 def run(
     argv: list[str], capsys: pytest.CaptureFixture[str], command: Callable[[list[str]], int] = main
@@ -150,7 +153,7 @@ def test_generate_writes_the_requested_records(tmp_path: Path, capsys: pytest.Ca
         ["generate", "--records", "250", "--out", str(tmp_path / "g.log.gz"), "--seed", "4"], capsys, dev_main
     )
     assert code == 0
-    assert summary == {"records": 250, "out": str(tmp_path / "g.log.gz")}
+    assert summary == {"records": 250, "out": str(tmp_path / "g.log.gz"), **DAYS}
     code, summary, _ = run(["ingest", str(tmp_path / "g.log.gz"), "--lake", str(tmp_path / "lake")], capsys)
     assert summary is not None
     assert (code, summary["delivered"], summary["rejected"]) == (0, 250, 0)
@@ -163,7 +166,7 @@ def test_generate_creates_missing_folders_and_reports_unwritable_paths(
         ["generate", "--records", "3", "--out", str(tmp_path / "a" / "b" / "g.log")], capsys, dev_main
     )
     assert code == 0
-    assert summary == {"records": 3, "out": str(tmp_path / "a" / "b" / "g.log")}
+    assert summary == {"records": 3, "out": str(tmp_path / "a" / "b" / "g.log"), **DAYS}
     (tmp_path / "file").write_text("x")
     code, summary, err = run(
         ["generate", "--records", "3", "--out", str(tmp_path / "file" / "g.log")], capsys, dev_main
