@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import sys
 from collections.abc import Iterator
 
@@ -24,7 +25,11 @@ def terminal() -> Iterator[tuple[io.TextIOWrapper, int]]:
 
 
 def shown(reader: int) -> str:
-    return os.read(reader, 65536).decode()
+    """Everything written so far: a pseudo-terminal hands its output over in pieces, so read until idle."""
+    chunks = []
+    while select.select([reader], [], [], 0.2)[0]:
+        chunks.append(os.read(reader, 65536))
+    return b"".join(chunks).decode()
 
 
 def test_a_terminal_gets_a_count_of_records_megabytes_and_rate(
