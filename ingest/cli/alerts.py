@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, *, now: datetime | None = None) -> int:
     since = moment(args.since, "--since", now) if args.since else until - DEFAULT_SPAN
     if since >= until:
         raise ConfigError("--since must be before --until")
-    rules = _rules(args.config)
+    rules = load_rules(args.config)
     lake: Path = args.lake
     if not lake.is_dir():
         raise ConfigError(f"--lake {str(lake)!r} is not a folder")
@@ -86,7 +86,8 @@ def run(args: argparse.Namespace, *, now: datetime | None = None) -> int:
     return 0
 
 
-def _rules(path: Path | None) -> AlertRules:
+def load_rules(path: Path | None) -> AlertRules:
+    """The ``[alerts]`` rules of the config file (the defaults without one); ConfigError names the file."""
     try:
         return AlertRules.from_mapping(load_document(path))
     except ConfigError as exc:

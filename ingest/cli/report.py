@@ -20,13 +20,11 @@ import polars as pl
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from dashboards.alerts.rules import AlertRules
 from dashboards.report.aggregate import report_data
 from dashboards.report.render import render
 from enrich import schema as S
 from enrich.config import ConfigError
-from ingest.cli.alerts import moment
-from ingest.config_file import load_document
+from ingest.cli.alerts import load_rules, moment
 from ingest.environment import s3_region
 from ingest.sinks.lake import scan_lake
 from ingest.sinks.storage import S3_SCHEME, aws_reason, check_local_folder, resolve
@@ -65,7 +63,7 @@ def run(args: argparse.Namespace, *, now: datetime | None = None) -> int:
         raise ConfigError("--since must be before --until")
     out: Path = args.out
     check_local_folder(out.parent, "--out")  # before reading anything
-    rules = _rules(args.config)
+    rules = load_rules(args.config)
     events, files = lake_events(args.lake)
     if files == 0:
         sys.stderr.write(
@@ -117,12 +115,3 @@ def lake_events(lake: str) -> tuple[pl.LazyFrame, int]:
         return S.LAKE_FILE.to_frame().lazy(), 0
     dataset = pads.dataset(paths, filesystem=location.filesystem, format="parquet")
     return pl.scan_pyarrow_dataset(dataset), len(paths)
-
-
-def _rules(path: Path | None) -> AlertRules:
-    try:
-        return AlertRules.from_mapping(load_document(path))
-    except ConfigError as exc:
-        raise ConfigError(
-            f"{path}: {exc}" if path and not str(exc).startswith(str(path)) else str(exc)
-        ) from exc
