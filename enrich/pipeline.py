@@ -19,7 +19,7 @@ from enrich.useragent import parsed_expr, ua_expr
 from enrich.webacl import with_webacl
 
 # Columns of a decoded batch that are not part of a document but say where each record came from.
-POSITION: Final = ("line", "part")
+POSITION: Final = ("source", "line", "part")
 _STEPS: Final = ("_webacl", "_account", "_group_id", "_group_rule", "_managed", "_owner")
 # The flat fields become columns first (``_flat_<name>``) because the threat fields read them.
 _FLAT: Final = "_flat_"
@@ -85,10 +85,13 @@ def enrich(frame: pl.LazyFrame, config: EnrichConfig, *, geo: GeoLookup | None =
     ``frame`` holds ``_id``, ``event_original`` and WAF columns decoded with at least
     ``schema.ENRICH_INPUT``. ``geo`` looks client IPs up in the user's GeoIP databases (opened at the
     edge); without it, ``waflens.geo`` carries what WAF itself logged. The result's columns are ordered
-    as ``schema.ENRICHED`` (restricted to the WAF columns present), followed by the position columns.
+    as ``schema.ENRICHED`` (restricted to the WAF columns present), followed by the position columns
+    (``POSITION``) it has.
     """
-    waf_columns = [c for c in S.WAF_FIELDS if c in frame.collect_schema()]
-    order = [S.DOC_ID, S.DOC_INDEX, S.TIMESTAMP, *waf_columns, S.ENRICHMENT, S.EVENT_ORIGINAL, *POSITION]
+    columns = frame.collect_schema()
+    waf_columns = [c for c in S.WAF_FIELDS if c in columns]
+    position = [c for c in POSITION if c in columns]
+    order = [S.DOC_ID, S.DOC_INDEX, S.TIMESTAMP, *waf_columns, S.ENRICHMENT, S.EVENT_ORIGINAL, *position]
     return (
         frame.pipe(with_event_time, config)
         .pipe(with_webacl)
