@@ -70,8 +70,8 @@ class LeanIngester:
                 header["value"] = self.marker
         day, millis = divmod(record["timestamp"], _DAY_MS)
         if day not in self.days:
-            date = datetime.fromtimestamp(day * 86_400, UTC)
-            self.days[day] = (f"{self.prefix}-{date:%Y.%m.%d}", f"{date:%Y-%m-%d}")
+            midnight = datetime.fromtimestamp(day * 86_400, UTC)
+            self.days[day] = (f"{self.prefix}-{midnight:%Y.%m.%d}", f"{midnight:%Y-%m-%d}")
         index, date = self.days[day]
         seconds, ms = divmod(millis, 1000)
         hours, rest = divmod(seconds, 3600)

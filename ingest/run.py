@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Protocol
 
@@ -147,7 +147,7 @@ class Pipeline:
         telemetry.run_finished(result.summary)
         return result
 
-    def _frame_source(self, source: Source) -> Iterator[FramedBatch | SourceEnd]:
+    def _frame_source(self, source: Source) -> Generator[FramedBatch | SourceEnd]:
         """The source's records in bounded pieces, then how it ended; whatever goes wrong stays inside it."""
         framer = Framer(source.name, max_records=self.limits.batch_records, max_bytes=self.limits.batch_bytes)
         damage_rejected = False  # the record the damage cut short is already a truncated_input reject
