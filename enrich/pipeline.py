@@ -10,7 +10,7 @@ from enrich import schema as S
 from enrich.accounts import with_account
 from enrich.config import EnrichConfig
 from enrich.domain import domain_expr
-from enrich.fields import flat_fields, with_event_time
+from enrich.fields import flat_fields, with_counted_rules, with_event_time, with_header_fields
 from enrich.geo import GeoLookup, found_expr, geo_expr
 from enrich.owasp import categories_expr, rate_names_expr
 from enrich.ownership import terminating_expr, with_owner, with_terminating_group
@@ -31,9 +31,12 @@ def _flat(name: str) -> pl.Expr:
 
 
 def with_flat_fields(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
-    """Add the flat fields (``enrich.fields.flat_fields``) as ``_flat_<name>`` columns."""
-    flat = flat_fields(redaction_from(config).sensitive)
-    return frame.with_columns(v.alias(f"{_FLAT}{k}") for k, v in flat.items())
+    """Add the flat fields (``enrich.fields``: ``flat_fields`` and the two steps) as ``_flat_<name>``."""
+    return (
+        frame.with_columns(v.alias(f"{_FLAT}{k}") for k, v in flat_fields().items())
+        .pipe(with_counted_rules, f"{_FLAT}counted_rules")
+        .pipe(with_header_fields, redaction_from(config).sensitive, _FLAT)
+    )
 
 
 def with_threats(frame: pl.LazyFrame, config: EnrichConfig, geo: GeoLookup | None) -> pl.LazyFrame:
