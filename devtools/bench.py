@@ -57,7 +57,7 @@ class BulkBodySink:
 
     def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
         """Build the bulk bodies for ``batch``."""
-        for chunk in bulk_chunks(bulk_lines(batch.lazy()).collect(), BulkOptions.max_bytes):
+        for chunk in bulk_chunks(bulk_lines(batch.lazy()).collect(engine="streaming"), BulkOptions.max_bytes):
             self.bytes += len(chunk.body)
         return SinkResult()
 
