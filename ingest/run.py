@@ -16,6 +16,7 @@ from enrich.redact import Redaction, redaction_from
 from enrich.webacl import webacl_expr
 from ingest import telemetry
 from ingest.deadline import Deadline
+from ingest.decode.ahead import ReadAhead
 from ingest.decode.framing import FramedBatch, Framer
 from ingest.decode.records import decode
 from ingest.outcomes import (
@@ -119,16 +120,18 @@ class Pipeline:
             return ended
 
         shared = _Shared()
-        for source in sources:
-            if deadline.passed():
-                fold(self._flush(shared, deadline))
-                fold([SourceEnd(source.name, "unfinished", "the deadline came before it was read")])
-                continue
-            pieces = self._frame_source(source)
-            for piece in pieces:
+        # framing overlaps the batch before; no source is opened once the deadline has come
+        with ReadAhead(sources, self._frame_source, start=lambda: not deadline.passed()) as ahead:
+            for source, piece in ahead:
+                if piece is None:  # the source starts
+                    if deadline.passed():
+                        ahead.skip(source)
+                        fold(self._flush(shared, deadline))
+                        fold([SourceEnd(source.name, "unfinished", "the deadline came before it was read")])
+                    continue
                 if isinstance(piece, SourceEnd):
                     fold(shared.wait(piece))
-                    break
+                    continue
                 stopped = False  # a batch holding its records could not be settled: its end is reported
                 if len(shared.batch) and not shared.fits(piece, self.limits):
                     stopped = source.name in fold(self._flush(shared, deadline))
@@ -137,8 +140,7 @@ class Pipeline:
                     if shared.full(self.limits):
                         stopped = source.name in fold(self._flush(shared, deadline))
                 if stopped:
-                    pieces.close()  # stop reading it
-                    break
+                    ahead.skip(source)  # read no more of it
         fold(self._flush(shared, deadline))
         if kept:
             result.records = pl.concat(kept)
