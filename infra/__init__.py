@@ -7,6 +7,6 @@ the code it deploys.
 
 import os
 
-# jsii (the Node.js bridge under aws-cdk-lib) prints a banner on every start under Node 20, which it
-# supports but calls end-of-life; set before any module of this package imports aws_cdk.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+# jsii (the Node.js bridge under aws-cdk-lib) runs on Node 18 and 20 but prints an end-of-life banner on
+# every start; set before any module of this package imports aws_cdk.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "18,20")

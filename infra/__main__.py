@@ -27,10 +27,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--context {item!r} is not KEY=VALUE")
         context[key.strip()] = value
 
-    from infra.app import synthesize  # noqa: PLC0415  # starts jsii (Node.js); --help does not need it
-    from infra.settings import InfraConfigError  # noqa: PLC0415
+    from infra.deployment import ConfigFacts  # noqa: PLC0415
+    from infra.settings import InfraConfigError, InfraSettings  # noqa: PLC0415
 
     try:
+        ConfigFacts.load(InfraSettings.from_context(context).config)  # mistakes first, before Node.js starts
+        from infra.app import synthesize  # noqa: PLC0415  # starts jsii (Node.js)
+
         result = synthesize(args.out, context)
     except InfraConfigError as exc:
         print(f"python -m infra: {exc}", file=sys.stderr)

@@ -45,7 +45,7 @@ class WaflensStack(Stack):
             for kind in kinds
         }
         queues = s3_sources(self, settings, buckets, self.functions["s3"], roles["s3"].role)
-        firehose_stream(self, settings, buckets, self.functions["firehose"])
+        stream = firehose_stream(self, settings, buckets, self.functions["firehose"])
         lake = create_lake(self, settings, buckets)
 
         alarms = Alarms(self, settings)
@@ -64,8 +64,8 @@ class WaflensStack(Stack):
 
         self.notices = _notices(settings, facts, list(roles.values()), search)
         outputs = {
-            "WafLogBucket": buckets.waf_logs.bucket_name,
-            "FirehoseStream": settings.firehose_name,
+            "WafLogBucket": buckets.waf_logs.bucket_name,  # a WAF logging destination
+            "FirehoseArn": stream.attr_arn,  # the other one
             "NotificationQueueUrl": queues.notifications.queue_url,
             "BackfillQueueUrl": queues.backfill.queue_url,
             "BackfillPolicy": queues.backfill_policy.managed_policy_arn,
