@@ -7,6 +7,7 @@ starts Node.js.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +105,52 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
         template = Template.from_stack(stack)
         out[name] = Synthesized(contexts[name], template, template.to_json(), stack.notices)
     return out
+
+
+# pseudo parameters as plain words, so a resource reads arn:aws:es:region:account:domain/...
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "region",
+    "AWS::AccountId": "account",
+    "AWS::URLSuffix": "url",
+}
+
+
+def text(value: object) -> str:
+    """A policy value with references written as the stem of their logical id (``LakeBucket``)."""
+    if isinstance(value, str):
+        return value
+    assert isinstance(value, Mapping), value
+    if "Fn::Join" in value:
+        separator, parts = value["Fn::Join"]
+        return str(separator).join(text(p) for p in parts)
+    if "Ref" in value:
+        return PSEUDO.get(value["Ref"], stem(value["Ref"]))
+    if "Fn::GetAtt" in value:
+        target, attribute = value["Fn::GetAtt"]
+        return stem(target) if attribute == "Arn" else f"{stem(target)}.{attribute}"
+    raise AssertionError(f"unexpected value {value}")
+
+
+def stem(logical_id: str) -> str:
+    """A logical id without the hash CDK appends (``LakeBucket9CD7BBD2`` -> ``LakeBucket``)."""
+    return re.sub(r"[0-9A-F]{8}$", "", logical_id)
+
+
+def listed(value: object) -> list[Any]:
+    """A policy field that may be one value or a list, as a list."""
+    return value if isinstance(value, list) else [value]
+
+
+def grants(deployment: Synthesized, role_stem: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs the IAM policies attached to a role allow."""
+    found = set()
+    for resource in deployment.resources("AWS::IAM::Policy").values():
+        props = resource["Properties"]
+        if role_stem not in [text(r) for r in props.get("Roles", [])]:
+            continue
+        for statement in listed(props["PolicyDocument"]["Statement"]):
+            assert statement["Effect"] == "Allow"
+            for action in listed(statement["Action"]):
+                found |= {(action, text(r)) for r in listed(statement["Resource"])}
+    return found

@@ -4,13 +4,12 @@ no resource, and each role holding exactly what its function or service needs.""
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.support.infra import Synthesized
+from tests.support.infra import Synthesized, grants, listed, stem, text
 
 # Actions that accept no resource ARN: "*" is the only resource they can name (AWS service authorization
 # reference). KMS key policies are the other exception: there "*" means the key the policy is on.
@@ -30,36 +29,6 @@ BULK = (
     "arn:aws:es:region:account:domain/waflens/_bulk",
     "arn:aws:es:region:account:domain/waflens/waflens-events-*",
 )
-PSEUDO = {
-    "AWS::Partition": "aws",
-    "AWS::Region": "region",
-    "AWS::AccountId": "account",
-    "AWS::URLSuffix": "url",
-}
-
-
-def text(value: object) -> str:
-    """A policy value with references written as the stem of their logical id (``LakeBucket``)."""
-    if isinstance(value, str):
-        return value
-    assert isinstance(value, Mapping), value
-    if "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return str(separator).join(text(p) for p in parts)
-    if "Ref" in value:
-        return PSEUDO.get(value["Ref"], _stem(value["Ref"]))
-    if "Fn::GetAtt" in value:
-        target, attribute = value["Fn::GetAtt"]
-        return _stem(target) if attribute == "Arn" else f"{_stem(target)}.{attribute}"
-    raise AssertionError(f"unexpected value {value}")
-
-
-def _stem(logical_id: str) -> str:
-    return re.sub(r"[0-9A-F]{8}$", "", logical_id)
-
-
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else [value]
 
 
 def statements(deployment: Synthesized) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -74,38 +43,24 @@ def statements(deployment: Synthesized) -> Iterator[tuple[str, str, dict[str, An
         for found in documents:
             # a document given as a JSON string (the CloudWatch Logs resource policy) is parsed
             document = found if "Statement" in found else json.loads(text(found))
-            for statement in _list(document["Statement"]):
+            for statement in listed(document["Statement"]):
                 yield logical_id, kind, statement
-
-
-def grants(deployment: Synthesized, role_stem: str) -> set[tuple[str, str]]:
-    """(action, resource) pairs the IAM policies attached to a role allow."""
-    found = set()
-    for resource in deployment.resources("AWS::IAM::Policy").values():
-        props = resource["Properties"]
-        if role_stem not in [text(r) for r in props.get("Roles", [])]:
-            continue
-        for statement in _list(props["PolicyDocument"]["Statement"]):
-            assert statement["Effect"] == "Allow"
-            for action in _list(statement["Action"]):
-                found |= {(action, text(r)) for r in _list(statement["Resource"])}
-    return found
 
 
 @pytest.mark.parametrize("name", ["default", "full", "existing", "lake-only"])
 def test_no_allow_statement_names_a_wildcard_action(infra: dict[str, Synthesized], name: str) -> None:
     allowed = [(i, s) for i, _, s in statements(infra[name]) if s["Effect"] == "Allow"]
     assert len(allowed) > 20
-    wild = [(i, a) for i, s in allowed for a in _list(s["Action"]) if "*" in a]
+    wild = [(i, a) for i, s in allowed for a in listed(s["Action"]) if "*" in a]
     assert wild == []
 
 
 @pytest.mark.parametrize("name", ["default", "full", "existing", "lake-only"])
 def test_star_resources_only_for_actions_that_take_none(infra: dict[str, Synthesized], name: str) -> None:
     for logical_id, kind, statement in statements(infra[name]):
-        if statement["Effect"] != "Allow" or "*" not in _list(statement.get("Resource", [])):
+        if statement["Effect"] != "Allow" or "*" not in listed(statement.get("Resource", [])):
             continue
-        assert kind == "AWS::KMS::Key" or set(_list(statement["Action"])) <= RESOURCELESS, logical_id
+        assert kind == "AWS::KMS::Key" or set(listed(statement["Action"])) <= RESOURCELESS, logical_id
 
 
 def test_each_function_reaches_only_its_own_buckets_queues_and_indices(infra: dict[str, Synthesized]) -> None:
@@ -179,7 +134,7 @@ def test_with_saml_browsers_reach_the_domain_only_from_the_listed_ranges(
 def test_roles_are_assumable_only_by_what_uses_them(infra: dict[str, Synthesized]) -> None:
     roles = infra["default"].resources("AWS::IAM::Role")
     trust = {
-        _stem(k): [s["Principal"] for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+        stem(k): [s["Principal"] for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
         for k, r in roles.items()
     }
     assert trust["FirehoseIngestRole"] == trust["S3IngestRole"] == [{"Service": "lambda.amazonaws.com"}]
