@@ -175,7 +175,7 @@ class Alarms:
 
     def blocked(self, teams: Sequence[str]) -> None:
         """An anomaly band per listed web ACL, and a threshold on all the others together."""
-        if len(teams) > MAX_ALARM_METRICS:
+        if self.settings.web_acls and len(teams) > MAX_ALARM_METRICS:
             raise InfraConfigError(
                 f"the config names {len(teams)} teams; a web ACL's anomaly alarm can sum {MAX_ALARM_METRICS} "
                 "metrics: leave web_acls empty or use fewer owner teams"

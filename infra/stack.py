@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack, Tags
-from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.alarms import Alarms
@@ -14,7 +13,7 @@ from infra.functions import TIMEOUTS, IngestRole, Kind, ingest_function, ingest_
 from infra.lake import TABLE, create_lake
 from infra.search import Search, create_search, existing_search, grant_writers
 from infra.settings import InfraSettings
-from infra.sources import cloudwatch_subscription, firehose_stream, s3_sources
+from infra.sources import Queues, cloudwatch_subscription, firehose_stream, s3_sources
 from infra.storage import create_buckets
 
 
@@ -33,35 +32,17 @@ class WaflensStack(Stack):
             kinds.append("cloudwatch")
         roles = {kind: ingest_role(self, settings, kind) for kind in kinds}
         search = self._search(list(roles.values()), facts)
+        url = search.url if search else None
         self.functions = {
             kind: ingest_function(
-                self,
-                settings,
-                roles[kind],
-                image=image,
-                buckets=buckets,
-                opensearch_url=search.url if search else None,
+                self, settings, roles[kind], image=image, buckets=buckets, opensearch_url=url
             )
             for kind in kinds
         }
         queues = s3_sources(self, settings, buckets, self.functions["s3"], roles["s3"].role)
         stream = firehose_stream(self, settings, buckets, self.functions["firehose"])
         lake = create_lake(self, settings, buckets)
-
-        alarms = Alarms(self, settings)
-        for kind, function in self.functions.items():
-            alarms.function(kind.capitalize(), function, TIMEOUTS[kind])
-        alarms.queue("Notifications", queues.notifications, queues.notifications_dlq)
-        alarms.queue("Backfill", queues.backfill, queues.backfill_dlq)
-        if "cloudwatch" in self.functions:
-            failed = cloudwatch_subscription(self, settings, self.functions["cloudwatch"])
-            alarms.queue("CloudWatchFailures", failed, None)
-        alarms.firehose(settings.firehose_name)
-        alarms.dead_letters(self.functions["s3"].log_group)
-        alarms.blocked(facts.teams)
-        if search is not None and search.domain is not None:
-            alarms.domain(search.domain, settings.domain.volume_gb)
-
+        alarms = self._watch(queues, facts, search)
         self.notices = _notices(settings, facts, list(roles.values()), search)
         outputs = {
             "WafLogBucket": buckets.waf_logs.bucket_name,  # a WAF logging destination
@@ -76,16 +57,8 @@ class WaflensStack(Stack):
             "LakeQueryPolicy": lake.query_policy.managed_policy_arn,
             "AlarmTopic": alarms.topic.topic_arn,
             **{f"{kind.capitalize()}IngestRole": role.role.role_arn for kind, role in roles.items()},
+            **_search_outputs(settings, search),
         }
-        if search is not None:
-            outputs["OpenSearchUrl"] = search.url
-        if search is not None and search.admin_role is not None:
-            outputs["OpenSearchAdminRole"] = search.admin_role.role_arn
-            dashboards = f"{search.url}/_dashboards"
-            config = settings.config_given
-            outputs["SetupCommand"] = (
-                f"waflens setup --opensearch {search.url} --dashboards {dashboards} --config {config}"
-            )
         scope = Construct(self, "Outputs")  # its own scope: output names may repeat construct names
         for name, value in outputs.items():
             CfnOutput(scope, name, value=value).override_logical_id(name)
@@ -101,10 +74,36 @@ class WaflensStack(Stack):
         grant_writers(writers, search.arn, facts.index_prefix)
         return search
 
-    @property
-    def s3_function(self) -> lambda_.Function:
-        """The function that reads S3 objects announced through SQS."""
-        return self.functions["s3"]
+    def _watch(self, queues: Queues, facts: ConfigFacts, search: Search | None) -> Alarms:
+        """Every alarm, and the CloudWatch subscription's failure queue, which one of them watches."""
+        alarms = Alarms(self, self.settings)
+        for kind, function in self.functions.items():
+            alarms.function(kind.capitalize(), function, TIMEOUTS[kind])
+        alarms.queue("Notifications", queues.notifications, queues.notifications_dlq)
+        alarms.queue("Backfill", queues.backfill, queues.backfill_dlq)
+        if "cloudwatch" in self.functions:
+            failed = cloudwatch_subscription(self, self.settings, self.functions["cloudwatch"])
+            alarms.queue("CloudWatchFailures", failed, None)
+        alarms.firehose(self.settings.firehose_name)
+        alarms.dead_letters(self.functions["s3"].log_group)
+        alarms.blocked(facts.teams)
+        if search is not None and search.domain is not None:
+            alarms.domain(search.domain, self.settings.domain.volume_gb)
+        return alarms
+
+
+def _search_outputs(settings: InfraSettings, search: Search | None) -> dict[str, str]:
+    """The cluster's URL and, for a domain the stack made, its admin role and the setup command."""
+    if search is None:
+        return {}
+    outputs = {"OpenSearchUrl": search.url}
+    if search.admin_role is not None:
+        url, config = search.url, settings.config_given
+        outputs["OpenSearchAdminRole"] = search.admin_role.role_arn
+        outputs["SetupCommand"] = (
+            f"waflens setup --opensearch {url} --dashboards {url}/_dashboards --config {config}"
+        )
+    return outputs
 
 
 def _notices(

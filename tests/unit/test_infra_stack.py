@@ -9,13 +9,20 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
+from devtools.generate import iter_records
 from enrich import schema as S
+from enrich.config import EnrichConfig
+from infra.alarms import BLOCKED_DIMENSIONS
+from infra.deployment import ConfigFacts
 from infra.functions import TIMEOUTS
 from infra.lake_schema import lake_columns
+from infra.settings import DEFAULT_CONFIG, ROOT
 from infra.sources import MAX_RECEIVES
-from ingest import environment
+from ingest import environment, metrics
 from ingest.compose import Settings
+from ingest.config_file import load_document
 from tests.support.infra import EXISTING_ARN, Synthesized
+from tests.support.pipeline import enriched
 
 DATA_STORES = (
     "AWS::S3::Bucket",
@@ -407,3 +414,16 @@ def test_unmapped_writers_are_named_and_mapped_ones_are_not(infra: dict[str, Syn
     assert all("[access.roles.writer]" in n and "waflens-ingest-" in n for n in infra["default"].notices)
     assert infra["full"].notices == []
     assert infra["lake-only"].notices == ["opensearch=none: the functions write the lake only"]
+
+
+def test_the_alarms_name_the_dimensions_and_teams_the_handlers_report() -> None:
+    example = ROOT / DEFAULT_CONFIG
+    config = EnrichConfig.from_mapping(load_document(example))
+    frame = enriched((r.decode() for r in iter_records(400, seed=11)), config=config)
+
+    blocked = metrics._blocked(frame)  # the BlockedRequests series the handlers write as EMF
+
+    assert tuple(blocked.columns[:-1]) == BLOCKED_DIMENSIONS
+    teams = set(blocked["Team"].to_list())
+    assert len(teams) > 1
+    assert teams <= set(ConfigFacts.load(example).teams)
