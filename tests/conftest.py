@@ -8,7 +8,10 @@ import pytest
 
 from tests.support import shared
 
-pytest_plugins = ["tests.support.moto"]  # the ``aws`` fixture: moto's server mode on loopback
+pytest_plugins = [
+    "tests.support.moto",  # the ``aws`` fixture: moto's server mode on loopback
+    "tests.support.infra",  # the ``infra`` fixture: the CDK app synthesized once (starts Node.js on use)
+]
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""Dependencies point one way (DESIGN.md): the runtime packages never import tooling, tests or infra.
+"""Dependencies point one way (DESIGN.md): the runtime packages never import tooling, tests or infra,
+and neither the tooling nor the CDK app imports the other.
 
 An ``ast`` walk over every ``.py`` file of each package, counting ``import x`` and ``from x import y``
 anywhere in the file (inside functions too), with relative imports resolved against the package.
@@ -21,6 +22,10 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     ),
     "dashboards": frozenset({"ingest", "devtools", "infra", "tests"}),
     "ingest": frozenset({"devtools", "infra", "tests"}),
+    "devtools": frozenset({"infra", "tests"}),
+    # the CDK app may read ingest.environment, enrich.schema and the config reader (so it cannot drift
+    # from the handlers), never the tooling
+    "infra": frozenset({"devtools", "tests"}),
 }
 
 
