@@ -76,7 +76,7 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
     ).with_row_index(_ROW)
     frame = _redact(frame, redaction)
     fast = frame.filter(~pl.col("_exact"))
-    decoded, failed = _decode_lenient(fast[S.EVENT_ORIGINAL], dtype)
+    decoded, failed = _decode_unreserved(fast[S.EVENT_ORIGINAL], dtype)
     failed |= _ambiguous(fast[S.EVENT_ORIGINAL], decoded, projection)
     rows = [fast.filter(~failed).with_columns(decoded.filter(~failed).alias(_DECODE))]
     exact_rows, rejected = _exact_path(
@@ -109,8 +109,7 @@ def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
         finished.fill_null(walk[S.EVENT_ORIGINAL]).alias(S.EVENT_ORIGINAL), finished.is_null().alias("_exact")
     )
     secret = pl.concat([secret.filter(~pl.col("_walk")), walk]).drop("_walk")
-    reserved = pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
-    return pl.concat([plain, secret]).sort(_ROW).with_columns((pl.col("_exact") | reserved).alias("_exact"))
+    return pl.concat([plain, secret]).sort(_ROW)
 
 
 def _ambiguous(texts: pl.Series, decoded: pl.Series, projection: pl.Schema) -> pl.Series:
@@ -142,6 +141,36 @@ def _ambiguous(texts: pl.Series, decoded: pl.Series, projection: pl.Schema) -> p
     actions = pl.col("_text").str.count_matches('"action":', literal=True)
     ambiguous = ((once != present) | (actions != rule_results + 1)).fill_null(True)
     return pl.DataFrame({"_text": texts, "_decoded": decoded}).select(ambiguous).to_series()
+
+
+def _decode_unreserved(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
+    """``_decode_lenient``, with the rows that hold a key waflens adds at their top level marked failed.
+
+    The exact path rejects those. A record that names a reserved key anywhere (an attacker's header
+    value can) is decoded with a probe member appended for each, ``{…,"waflens":"\\u0000"}``: Polars
+    keeps the first of two equal keys, so the probe's value comes back exactly when the record has no
+    such key at its top level. A value of its own there comes back instead (null too; an object or a
+    list fails the String field and so the row), unless it is a NUL like the probe's: a record holding
+    a NUL is marked as well. Texts here have no escape that could spell a reserved key (``needs_exact``).
+    """
+    text, row = pl.col("_text"), pl.col("_decoded").struct
+    named = pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
+    probe = "".join(f',"{k}":"\\u0000"' for k in S.RESERVED_TOP_LEVEL) + "}"
+    frame = pl.DataFrame({"_text": texts}).with_columns(named.alias("_named"))
+    probed = frame.select(pl.when(pl.col("_named")).then(text.str.strip_suffix("}") + probe).otherwise(text))
+    with_reserved = pl.Struct([*dtype.fields, *(pl.Field(k, pl.String) for k in S.RESERVED_TOP_LEVEL)])
+    decoded, failed = _decode_lenient(probed.to_series(), with_reserved)
+    checked = frame.with_columns(decoded.alias("_decoded")).select(
+        pl.struct(row.field(*(f.name for f in dtype.fields))).alias(decoded.name),
+        (
+            pl.col("_named")
+            & (
+                pl.any_horizontal(row.field(k).ne_missing("\x00") for k in S.RESERVED_TOP_LEVEL)
+                | text.str.contains(r"\x00|\\u0000")
+            )
+        ).alias("_reserved"),
+    )
+    return checked.to_series(0), failed | checked["_reserved"]
 
 
 def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
