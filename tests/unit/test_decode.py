@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import orjson
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from enrich import schema as S
 from enrich.config import DEFAULT_REDACTED_HEADERS
 from enrich.redact import Redaction
 from ingest.decode.framing import FramedBatch
-from ingest.decode.records import _decode_unreserved, decode, record_id
+from ingest.decode.records import _decode_unreserved, decode, record_id, record_ids
 
 BASE = {
     "timestamp": 1682374606245,
@@ -113,6 +116,18 @@ def test_ids_are_stable_and_distinct_events_never_share_one() -> None:
     assert out.frame[S.DOC_ID].to_list() == [record_id(a), record_id(b), record_id(a)]
     assert record_id(a) != record_id(b)
     assert re.fullmatch(r"[0-9a-f]{32}", record_id(a))
+
+
+def test_an_id_is_the_first_128_bits_of_the_sha_256_of_the_record_bytes() -> None:
+    # standard SHA-256, so an id can be computed without waflens
+    assert record_id("abc") == record_id(b"abc") == "ba7816bf8f01cfea414140de5dae2223"
+    assert record_id("h\u00e9") == hashlib.sha256("h\u00e9".encode()).hexdigest()[:32]
+
+
+@given(st.lists(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"])), max_size=20))
+def test_ids_computed_in_polars_are_record_id_of_each_text(texts: list[str]) -> None:
+    texts = [*texts, _text(BASE), '{"uri":"/caf\u00e9/\u2713/\U0001d11e"}', ""]
+    assert record_ids(pl.Series(texts, dtype=pl.String)).to_list() == [record_id(t) for t in texts]
 
 
 def test_redaction_happens_before_decoding_so_typed_columns_hold_no_secret() -> None:
