@@ -3,15 +3,14 @@
 What a competent engineer writes instead of waflens, one record at a time on one core: ``orjson.loads``,
 the header values of the known sensitive names replaced (no query arguments, match details, cookies or
 strings), every look-up cached by its key (web ACL ARN, account, terminating rule group, user agent, host,
-client IP, OWASP value), a BLAKE2b id of the record's bytes, and ``orjson.dumps`` of the action and the
-document. Its ``waflens`` objects are the pipeline's (``tests/unit/test_bench_reference.py`` holds them
-equal on generated records); only its redaction is lighter, which is the point: it is the fastest honest
-per-record path, not a copy of the policy walk.
+client IP, OWASP value), the id of the record's bytes (``record_id``, SHA-256), and ``orjson.dumps`` of
+the action and the document. Its ``waflens`` objects are the pipeline's
+(``tests/unit/test_bench_reference.py`` holds them equal on generated records); only its redaction is
+lighter, which is the point: it is the fastest honest per-record path, not a copy of the policy walk.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -23,6 +22,7 @@ from devtools.bench_reference import Reference, _dict, _list, _unique
 from enrich.config import EnrichConfig
 from enrich.redact import normalize_name
 from enrich.useragent import BOT_LABEL, MAX_PARSED_CHARS, parse_user_agent
+from ingest.decode.records import record_id
 
 T = TypeVar("T")
 _CACHE: Final = 8192
@@ -57,7 +57,7 @@ class LeanIngester:
         """The action line and the document line for one WAF record."""
         text = line.strip()
         record = orjson.loads(text)
-        doc_id = hashlib.blake2b(text, digest_size=16).hexdigest()
+        doc_id = record_id(text)
         request = _dict(record.get("httpRequest"))
         headers = [h for h in _list(request.get("headers")) if isinstance(h, dict)]
         for header in headers:

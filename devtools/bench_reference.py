@@ -8,7 +8,6 @@ the same documents (as JSON values) as the pipeline. Nothing in the product call
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from enrich.patterns import glob_regex
 from enrich.redact import normalize_name, redaction_from
 from enrich.useragent import BOT_LABEL, MAX_PARSED_CHARS, parse_user_agent
 from enrich.webacl import ACCOUNT_ID, CLASSIC_GUID, WEBACL_ARN
+from ingest.decode.records import record_id
 
 _ARN: Final = re.compile(WEBACL_ARN)
 _CLASSIC: Final = re.compile(CLASSIC_GUID)
@@ -68,7 +68,7 @@ class Reference:
         text = line.strip()
         record = self.redaction.redact_object(orjson.loads(text))
         assert isinstance(record, dict)
-        doc_id = hashlib.blake2b(text, digest_size=16).hexdigest()
+        doc_id = record_id(text)
         seconds, millis = divmod(record["timestamp"], 1000)  # integers: a float would round 245 ms to 244
         when = datetime.fromtimestamp(seconds, UTC)
         index = f"{self.config.index_prefix}-{when:%Y.%m.%d}"

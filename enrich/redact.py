@@ -145,7 +145,10 @@ class Redaction:
             return {k: self._mask(v, depth + 1) for k, v in value.items()}
         return value
 
-    def _matched_data_is_secret(self, detail: dict[str, object]) -> bool:
+    def hides_matched_data(self, detail: dict[str, object]) -> bool:
+        """Rule 3's test: ``detail`` holds a ``matchedData`` list and says it was matched on a secret."""
+        if not isinstance(detail.get("matchedData"), list):
+            return False
         location = detail.get("location")
         where = location.casefold() if isinstance(location, str) else ""
         field_name = detail.get("matchedFieldName")
@@ -153,6 +156,30 @@ class Redaction:
             return True
         unnamed = field_name is None or (isinstance(field_name, str) and not field_name.strip(NAME_PADDING))
         return "header" in where and unnamed
+
+    def redact_matched_data(self, value: object, depth: int = 0) -> None:
+        """Rule 3 alone, in place: mask the ``matchedData`` of every object ``hides_matched_data`` holds for.
+
+        For a value the caller has just parsed (it is changed, not copied). Raises TooDeep where
+        ``redact_object`` would. Rule 3 is decided on an object's own ``location`` and
+        ``matchedFieldName`` and masks a whole value, so it commutes with rules 1, 2 and 4: applied to a
+        value those rules were already applied to (without changing either of those two members), it gives
+        what ``redact_object`` gives for the original.
+        """
+        if isinstance(value, dict):
+            children: Iterable[object] = value.values()
+            if self.hides_matched_data(value):
+                value["matchedData"] = self._mask(value["matchedData"], depth + 1)
+                children = (v for k, v in value.items() if k != "matchedData")
+        elif isinstance(value, list):
+            children = value
+        else:
+            return
+        if depth >= MAX_DEPTH and value:  # its members would lie past the limit
+            raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+        for child in children:
+            if isinstance(child, dict | list):
+                self.redact_matched_data(child, depth + 1)
 
     def redact_object(self, value: object, depth: int = 0) -> object:
         """A copy of a decoded JSON value with the policy applied (raises TooDeep past MAX_DEPTH)."""
@@ -171,7 +198,7 @@ class Redaction:
         labelled = self._is_sensitive(value.get("name"))
         key = value.get("key")
         labelled |= isinstance(key, str) and normalize_name(key) == "cookie"
-        secret_matches = isinstance(value.get("matchedData"), list) and self._matched_data_is_secret(value)
+        secret_matches = self.hides_matched_data(value)
         out: dict[str, object] = {}
         for k, v in value.items():
             if (
