@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devtools.bench import bench, table
+from devtools import bench
 from devtools.generate import write_logs
 from devtools.generate_catalog import SPAN_MS, START_MS
 from enrich.config import ConfigError
@@ -19,11 +19,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="waflens-dev", description="waflens development and demo tools.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    bench = commands.add_parser("bench", help="measure the pipeline against a per-record reference")
-    bench.add_argument("--records", type=int, default=200_000)
-    bench.add_argument("--seed", type=int, default=0)
-    bench.add_argument("--workdir", type=Path, help="keep the generated input and outputs here")
-    bench.add_argument("--json", action="store_true", help="print only the JSON summary")
+    paths = ", ".join(bench.PATHS)
+    speed = commands.add_parser(
+        "bench", help=f"records/s of {paths}: waflens against a lean per-record ingester"
+    )
+    speed.add_argument("--records", type=_positive, default=200_000)
+    speed.add_argument("--runs", type=_positive, default=1, help="run every path N times, in alternation")
+    _add_common(speed)
 
     generate = commands.add_parser("generate", help="write realistic synthetic WAF logs")
     generate.add_argument("--records", type=int, required=True)
@@ -32,16 +34,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workdir", type=Path, help="keep the generated inputs here, to reuse them")
+    parser.add_argument("--json", action="store_true", help="print only the JSON summary")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
+
+
 def _bench(args: argparse.Namespace) -> int:
-    if args.records < 1:
-        raise ConfigError("--records must be at least 1")
-    if args.workdir is not None:
-        args.workdir.mkdir(parents=True, exist_ok=True)
-    result = bench(args.records, seed=args.seed, workdir=args.workdir)
+    result = bench.bench(args.records, runs=args.runs, seed=args.seed, workdir=_workdir(args))
+    shown = bench.table(result)
     if not args.json:
-        sys.stdout.write(table(result) + "\n")
+        sys.stdout.write(shown + "\n")
     print_json(result)
     return EXIT_OK
+
+
+def _workdir(args: argparse.Namespace) -> Path | None:
+    if args.workdir is None:
+        return None
+    try:
+        args.workdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"--workdir {args.workdir}: cannot create it ({exc.strerror})") from exc
+    return args.workdir  # type: ignore[no-any-return]
 
 
 def _generate(args: argparse.Namespace) -> int:
