@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devtools import bench
+from devtools import bench, bench_scale
 from devtools.generate import write_logs
 from devtools.generate_catalog import SPAN_MS, START_MS
 from enrich.config import ConfigError
@@ -26,6 +26,16 @@ def _parser() -> argparse.ArgumentParser:
     speed.add_argument("--records", type=_positive, default=200_000)
     speed.add_argument("--runs", type=_positive, default=1, help="run every path N times, in alternation")
     _add_common(speed)
+
+    scale = commands.add_parser(
+        "bench-scale", help="waflens ingest --lake over input sizes and batch sizes: time and peak RSS"
+    )
+    scale.add_argument("--records", type=_sizes, default=[20_000, 200_000, 2_000_000], help="N[,N...]")
+    scale.add_argument("--batch-records", type=_sizes, default=[bench_scale.DEFAULT_BATCH], help="N[,N...]")
+    scale.add_argument(
+        "--budget-mb", type=float, default=bench_scale.LAMBDA_MB, help="name the largest batch within it"
+    )
+    _add_common(scale)
 
     generate = commands.add_parser("generate", help="write realistic synthetic WAF logs")
     generate.add_argument("--records", type=int, required=True)
@@ -50,9 +60,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _sizes(text: str) -> list[int]:
+    return [_positive(part) for part in text.split(",")]
+
+
 def _bench(args: argparse.Namespace) -> int:
-    result = bench.bench(args.records, runs=args.runs, seed=args.seed, workdir=_workdir(args))
-    shown = bench.table(result)
+    if args.command == "bench":
+        result = bench.bench(args.records, runs=args.runs, seed=args.seed, workdir=_workdir(args))
+        shown = bench.table(result)
+    else:
+        result = bench_scale.bench_scale(
+            args.records, args.batch_records, seed=args.seed, workdir=_workdir(args), budget_mb=args.budget_mb
+        )
+        shown = bench_scale.table(result)
     if not args.json:
         sys.stdout.write(shown + "\n")
     print_json(result)
@@ -87,7 +107,7 @@ def _generate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"bench": _bench, "generate": _generate}
+    commands = {"bench": _bench, "bench-scale": _bench, "generate": _generate}
     try:
         return commands[args.command](args)
     except ConfigError as exc:

@@ -1,5 +1,5 @@
-"""``waflens-dev bench`` runs every path and reports what the README promises, at a size that takes
-seconds.
+"""``waflens-dev bench`` and ``bench-scale`` run every path and report what the README promises, at
+sizes that take seconds.
 
 The speed ratios themselves are measured by running the commands (README, "Performance and memory"), not
 asserted here: a timed assertion in a test suite is not a benchmark.
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 from contextlib import redirect_stdout
+from pathlib import Path
 
 import orjson
 import pytest
@@ -77,3 +78,23 @@ def test_bench_prints_a_table_before_the_json(bench_lines: list[str]) -> None:
     assert rows[6].startswith("pipeline/ceiling = ")
     assert f"({RECORDS} records," in rows[7]
     assert "2 runs" in rows[7]
+
+
+def test_bench_scale_runs_each_size_with_each_batch_and_keeps_the_inputs(tmp_path: Path) -> None:
+    workdir = ["--workdir", str(tmp_path)]
+    sizes = orjson.loads(
+        run(["bench-scale", "--records", "500,1500", "--batch-records", "250", *workdir])[-1]
+    )
+    rows = sizes["rows"]
+    assert [(r["records"], r["batch_records"]) for r in rows] == [(500, 250), (1500, 250)]
+    peaks = [r["peak_rss_mb"] for r in rows]
+    assert sizes["peak_ratio"] == {"250": round(max(peaks) / min(peaks), 2)}
+
+    generated = tmp_path / "bench-500-0.log.gz"
+    written = generated.stat().st_mtime_ns
+    lines = run(["bench-scale", "--records", "500", "--batch-records", "250,1500", *workdir])
+    assert generated.stat().st_mtime_ns == written  # reused, not generated again
+    assert lines[0].split() == ["records", "batch", "seconds", "records/s", "peak", "RSS", "MB"]
+    assert [line.split()[:2] for line in lines[1:3]] == [["500", "250"], ["500", "1500"]]
+    assert lines[3] == "largest batch within 1024 MB: 1500"  # a few hundred MB at these sizes
+    assert orjson.loads(lines[-1])["largest_batch_within_budget"] == 1500

@@ -1,8 +1,9 @@
-"""What the bench concludes from its runs: ratios within each run, then ranged."""
+"""What the benchmarks conclude from their runs: ratios within each run, peaks against a budget."""
 
 from __future__ import annotations
 
 from devtools.bench import PATHS, summary
+from devtools.bench_scale import conclusions
 
 
 def _run(seconds: dict[str, float], records: int = 1000) -> dict[str, dict[str, float]]:
@@ -26,3 +27,17 @@ def test_a_paths_peak_is_its_largest_over_the_runs() -> None:
     result = summary(1000, 2.0, [first, second])
     assert result["lake_peak_rss_mb"] == 300.0
     assert result["range"]["lake_peak_rss_mb"] == [100.0, 300.0]  # type: ignore[index]
+
+
+def test_peak_ratio_per_batch_and_the_largest_batch_within_budget() -> None:
+    rows = [
+        {"records": 20_000, "batch_records": 20_000, "peak_rss_mb": 400.0},
+        {"records": 2_000_000, "batch_records": 20_000, "peak_rss_mb": 460.0},
+        {"records": 20_000, "batch_records": 50_000, "peak_rss_mb": 900.0},
+        {"records": 2_000_000, "batch_records": 50_000, "peak_rss_mb": 1100.0},
+        {"records": 20_000, "batch_records": 5_000, "peak_rss_mb": 250.0},
+    ]
+    result = conclusions(rows, 1024.0)
+    assert result["peak_ratio"] == {"20000": 1.15, "50000": 1.22}  # 5000 ran on one size only
+    assert result["largest_batch_within_budget"] == 20_000  # 50,000 fits on the small input only
+    assert conclusions(rows, 200.0)["largest_batch_within_budget"] is None
