@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from devtools import bench, bench_scale
+from devtools import bench, bench_files, bench_scale
 from devtools.generate import write_logs
 from devtools.generate_catalog import SPAN_MS, START_MS
 from enrich.config import ConfigError
@@ -36,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
         "--budget-mb", type=float, default=bench_scale.LAMBDA_MB, help="name the largest batch within it"
     )
     _add_common(scale)
+
+    files = commands.add_parser(
+        "bench-files", help="waflens ingest into a partition of many files, and of many small files"
+    )
+    files.add_argument("--records", type=_positive, default=100_000)
+    files.add_argument("--files", type=_positive, default=10_000, help="the records split into N files")
+    files.add_argument(
+        "--partition-files", type=_positive, default=500, help="files the partition holds already"
+    )
+    files.add_argument("--runs", type=_positive, default=1, help="run every case N times, in alternation")
+    _add_common(files)
 
     generate = commands.add_parser("generate", help="write realistic synthetic WAF logs")
     generate.add_argument("--records", type=int, required=True)
@@ -68,11 +79,25 @@ def _bench(args: argparse.Namespace) -> int:
     if args.command == "bench":
         result = bench.bench(args.records, runs=args.runs, seed=args.seed, workdir=_workdir(args))
         shown = bench.table(result)
-    else:
+    elif args.command == "bench-scale":
         result = bench_scale.bench_scale(
             args.records, args.batch_records, seed=args.seed, workdir=_workdir(args), budget_mb=args.budget_mb
         )
         shown = bench_scale.table(result)
+    else:
+        if args.files > args.records:
+            raise ConfigError(
+                f"--files {args.files} is more than --records {args.records}: a file would be empty"
+            )
+        result = bench_files.bench_files(
+            args.records,
+            args.files,
+            args.partition_files,
+            runs=args.runs,
+            seed=args.seed,
+            workdir=_workdir(args),
+        )
+        shown = bench_files.table(result)
     if not args.json:
         sys.stdout.write(shown + "\n")
     print_json(result)
@@ -107,7 +132,7 @@ def _generate(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; usage and configuration problems exit 2 with one sentence on stderr."""
     args = _parser().parse_args(argv)
-    commands = {"bench": _bench, "bench-scale": _bench, "generate": _generate}
+    commands = {"bench": _bench, "bench-scale": _bench, "bench-files": _bench, "generate": _generate}
     try:
         return commands[args.command](args)
     except ConfigError as exc:

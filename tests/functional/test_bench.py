@@ -1,5 +1,5 @@
-"""``waflens-dev bench`` and ``bench-scale`` run every path and report what the README promises, at
-sizes that take seconds.
+"""``waflens-dev bench``, ``bench-scale`` and ``bench-files`` run every path and report what the README
+promises, at sizes that take seconds.
 
 The speed ratios themselves are measured by running the commands (README, "Performance and memory"), not
 asserted here: a timed assertion in a test suite is not a benchmark.
@@ -7,6 +7,7 @@ asserted here: a timed assertion in a test suite is not a benchmark.
 
 from __future__ import annotations
 
+import gzip
 import io
 from contextlib import redirect_stdout
 from pathlib import Path
@@ -98,3 +99,30 @@ def test_bench_scale_runs_each_size_with_each_batch_and_keeps_the_inputs(tmp_pat
     assert [line.split()[:2] for line in lines[1:3]] == [["500", "250"], ["500", "1500"]]
     assert lines[3] == "largest batch within 1024 MB: 1500"  # a few hundred MB at these sizes
     assert orjson.loads(lines[-1])["largest_batch_within_budget"] == 1500
+
+
+def test_bench_files_measures_a_full_partition_and_many_small_files(tmp_path: Path) -> None:
+    argv = ["bench-files", "--records", "200", "--files", "10", "--partition-files", "12"]
+    lines = run([*argv, "--workdir", str(tmp_path)])
+    result = orjson.loads(lines[-1])
+    growth, small = result["growth"], result["small_files"]
+    assert growth["records"] == 200
+    assert growth["partition_files"] == 12
+    assert growth["partitions_after"] == 1  # the day went into the one partition that held the files
+    assert growth["full_vs_empty"] > 0
+    assert small["records"] == 200
+    assert small["files"] == 10
+    assert small["many_vs_one"] > 0
+    assert lines[0].startswith("lake partition growth (200 records): ")
+    assert lines[1].startswith("small files (200 records): ")
+
+    # the small files hold the one file's bytes, in order
+    many = sorted((tmp_path / "10-files-200-0").iterdir())
+    assert len(many) == 10
+    one = gzip.decompress((tmp_path / "one-file-200-0" / "all.log.gz").read_bytes())
+    assert b"".join(gzip.decompress(p.read_bytes()) for p in many) == one
+
+
+def test_bench_files_refuses_more_files_than_records(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench-files", "--records", "5", "--files", "6"]) == 2
+    assert "--files 6 is more than --records 5" in capsys.readouterr().err
