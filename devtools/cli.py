@@ -13,39 +13,66 @@ from devtools.generate import write_logs
 from devtools.generate_catalog import SPAN_MS, START_MS
 from enrich.config import ConfigError
 from ingest.cli.main import EXIT_OK, EXIT_USAGE, print_json
+from ingest.cli.parsing import Parser
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="waflens-dev", description="waflens development and demo tools.")
+    parser = Parser(prog="waflens-dev", description="waflens development and demo tools.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     paths = ", ".join(bench.PATHS)
     speed = commands.add_parser(
         "bench", help=f"records/s of {paths}: waflens against a lean per-record ingester"
     )
-    speed.add_argument("--records", type=_positive, default=200_000)
-    speed.add_argument("--runs", type=_positive, default=1, help="run every path N times, in alternation")
+    speed.add_argument("--records", type=_positive, default=200_000, metavar="N", help="records generated")
+    speed.add_argument(
+        "--runs", type=_positive, default=1, metavar="N", help="run every path N times, in alternation"
+    )
     _add_common(speed)
 
     scale = commands.add_parser(
         "bench-scale", help="waflens ingest --lake over input sizes and batch sizes: time and peak RSS"
     )
-    scale.add_argument("--records", type=_sizes, default=[20_000, 200_000, 2_000_000], help="N[,N...]")
-    scale.add_argument("--batch-records", type=_sizes, default=[bench_scale.DEFAULT_BATCH], help="N[,N...]")
     scale.add_argument(
-        "--budget-mb", type=float, default=bench_scale.LAMBDA_MB, help="name the largest batch within it"
+        "--records",
+        type=_sizes,
+        default=[20_000, 200_000, 2_000_000],
+        metavar="N[,N...]",
+        help="input sizes (default: 20000,200000,2000000)",
+    )
+    scale.add_argument(
+        "--batch-records",
+        type=_sizes,
+        default=[bench_scale.DEFAULT_BATCH],
+        metavar="N[,N...]",
+        help=f"batch sizes, each run on every input size (default: {bench_scale.DEFAULT_BATCH})",
+    )
+    scale.add_argument(
+        "--budget-mb",
+        type=float,
+        default=bench_scale.LAMBDA_MB,
+        metavar="MB",
+        help="name the largest batch size whose peak RSS stays within it",
     )
     _add_common(scale)
 
     files = commands.add_parser(
         "bench-files", help="waflens ingest into a partition of many files, and of many small files"
     )
-    files.add_argument("--records", type=_positive, default=100_000)
-    files.add_argument("--files", type=_positive, default=10_000, help="the records split into N files")
+    files.add_argument("--records", type=_positive, default=100_000, metavar="N", help="records generated")
     files.add_argument(
-        "--partition-files", type=_positive, default=500, help="files the partition holds already"
+        "--files", type=_positive, default=10_000, metavar="N", help="the same records split into N files"
     )
-    files.add_argument("--runs", type=_positive, default=1, help="run every case N times, in alternation")
+    files.add_argument(
+        "--partition-files",
+        type=_positive,
+        default=500,
+        metavar="N",
+        help="files the partition holds already",
+    )
+    files.add_argument(
+        "--runs", type=_positive, default=1, metavar="N", help="run every case N times, in alternation"
+    )
     _add_common(files)
 
     generate = commands.add_parser("generate", help="write realistic synthetic WAF logs")
@@ -56,8 +83,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", type=Path, help="keep the generated inputs here, to reuse them")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="the generator's seed")
+    parser.add_argument(
+        "--workdir", type=Path, metavar="DIR", help="keep the generated inputs here, to reuse them"
+    )
     parser.add_argument("--json", action="store_true", help="print only the JSON summary")
 
 
