@@ -33,7 +33,8 @@ class BulkBodySink:
 
     def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
         """Build the bulk bodies for ``batch``; count their bytes and their documents (two lines each)."""
-        for chunk in bulk_chunks(bulk_lines(batch.lazy()).collect(), BulkOptions.max_bytes):
+        lines = bulk_lines(batch.lazy()).collect(engine="streaming")  # on every core, as the sink does
+        for chunk in bulk_chunks(lines, BulkOptions.max_bytes):
             self.bytes += len(chunk.body)
             self.documents += chunk.body.count(b"\n") // 2
         return SinkResult()

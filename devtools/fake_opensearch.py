@@ -68,6 +68,7 @@ class Faults:
     item_429: float = 0.0
     item_500: float = 0.0
     poison_field: str | None = None
+    throttled_ids: frozenset[str] = frozenset()  # items with these document ids always answer 429
     max_body_bytes: int | None = None
     request_500: float = 0.0
     slow: float = 0.0
@@ -418,6 +419,8 @@ class FakeOpenSearch:
             return 400, {"type": "mapper_parsing_exception", "reason": op.source_error}
         if poison is not None and op.source is not None and poison in op.source:
             return 400, _mapping_error(poison, op.source[poison], doc_id)
+        if doc_id in self.faults.throttled_ids:
+            fault = 429
         if fault is not None:
             return fault, self._fault_error(fault, op.index)
         key = (op.index, doc_id)

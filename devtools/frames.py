@@ -29,7 +29,6 @@ def enriched(
         batch.add(text.encode(), line)
     decoded = decode(
         batch,
-        source="test",
         redaction=redaction_for(config.redacted_headers, config.redaction_marker),
         projection=projection,
     )

@@ -105,49 +105,49 @@ def counted_expr() -> pl.Expr:
     return top | in_groups
 
 
-_UNIT: Final = "\x1f"  # between packed rule ids; WAF rule and group names are [A-Za-z0-9_-]
+def _count_mode(rules: pl.Expr) -> pl.Expr:
+    """The ids of the rules in ``rules`` (a list of rule results) whose action is COUNT."""
+    el = pl.element().struct
+    return rules.list.eval(el.field("ruleId").filter(el.field("action") == "COUNT"))
 
 
-def counted_rules_expr() -> pl.Expr:
-    """The rules that matched in COUNT mode (or were excluded as count), without duplicates.
+def with_counted_rules(frame: pl.LazyFrame, alias: str) -> pl.LazyFrame:
+    """Add ``alias``: the rules that matched in COUNT mode (or were excluded as count), without duplicates.
 
-    A web ACL rule is its id, a rule group's rule ``group / rule``. Each group's rules are packed into
-    one string inside the group's own list element and split afterwards, so the nested list is walked
-    once and never exploded.
+    A web ACL rule is its id, a rule group's rule ``group / rule``. Only the records with such a rule
+    (``counted_expr``, about a tenth of traffic) are unnested, one row per group and rule, and the
+    lists are joined back by row: walking every record's nested group list inside list expressions cost
+    seven times as much.
     """
-    el = pl.element().struct
-    count_mode = el.field("ruleId").filter(el.field("action") == "COUNT")
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    group = pl.element().struct
-    name = rule_group_name(group.field("ruleGroupId"))
-    rules = pl.concat_list(
-        group.field("nonTerminatingMatchingRules").list.eval(count_mode).fill_null(empty),
-        group.field("excludedRules").list.eval(el.field("ruleId")).fill_null(empty),
-    )
-    prefix = pl.concat_str(name, pl.lit(" / "))
-    packed = pl.when(rules.list.len() > 0).then(
-        pl.concat_str(
-            prefix,
-            rules.list.join(_UNIT).str.replace_all(_UNIT, pl.concat_str(pl.lit(_UNIT), prefix), literal=True),
-        )
-    )
+    rows = frame.with_row_index("_row")
+    counted = rows.filter(counted_expr()).select("_row", "ruleGroupList", "nonTerminatingMatchingRules")
+    group = pl.col("ruleGroupList").struct
     in_groups = (
-        pl.col("ruleGroupList")
-        .list.eval(packed.str.split(_UNIT))
-        .list.eval(pl.element().explode(empty_as_null=False, keep_nulls=False))
-        .fill_null(empty)
+        counted.select("_row", "ruleGroupList")
+        .explode("ruleGroupList")
+        .select(
+            "_row",
+            rule_group_name(group.field("ruleGroupId")).alias("_group"),
+            pl.concat_list(
+                _count_mode(group.field("nonTerminatingMatchingRules")).fill_null([]),
+                group.field("excludedRules").list.eval(pl.element().struct.field("ruleId")).fill_null([]),
+            ).alias("_rule"),
+        )
+        .explode("_rule")
+        .select("_row", pl.concat_str("_group", pl.lit(" / "), "_rule").alias("_rule"))
     )
-    top = pl.col("nonTerminatingMatchingRules").list.eval(count_mode).fill_null(empty)
-    return pl.concat_list(top, in_groups).list.drop_nulls().list.unique(maintain_order=True)
-
-
-def header_value_expr(name: str) -> pl.Expr:
-    """The first value of a request header, whatever the case of its name."""
-    headers = pl.col("httpRequest").struct.field("headers")
-    el = pl.element().struct
-    return headers.list.eval(
-        el.field("value").filter(el.field("name").str.to_lowercase() == name)
-    ).list.first()
+    top = counted.select("_row", _count_mode(pl.col("nonTerminatingMatchingRules")).alias("_rule"))
+    found = (
+        pl.concat([top.explode("_rule"), in_groups])
+        .filter(pl.col("_rule").is_not_null())
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("_rule").unique(maintain_order=True).alias(alias))
+    )
+    return (
+        rows.join(found, on="_row", how="left", maintain_order="left")
+        .with_columns(pl.col(alias).fill_null([]))
+        .drop("_row")
+    )
 
 
 def client_ip_expr() -> pl.Expr:
@@ -177,29 +177,60 @@ def normalized_name_expr(name: pl.Expr) -> pl.Expr:
     )
 
 
-def flat_fields(redacted_names: Iterable[str]) -> dict[str, pl.Expr]:
-    """The flat enrichment fields by name (see ``schema.ENRICHMENT_FIELDS``).
-
-    ``redacted_names`` are the normalized names whose values redaction replaces; ``redacted_headers``
-    lists the request's headers among them, normalized the same way.
-    """
-    headers = pl.col("httpRequest").struct.field("headers")
-    names = headers.list.eval(pl.element().struct.field("name").str.to_lowercase())
-    normalized = headers.list.eval(normalized_name_expr(pl.element().struct.field("name")))
+def flat_fields() -> dict[str, pl.Expr]:
+    """The flat enrichment fields by name (see ``schema.ENRICHMENT_FIELDS``) but those of the header
+    names (``with_header_fields``) and ``counted_rules`` (``with_counted_rules``)."""
     return {
         "blocked": pl.col("action").eq("BLOCK"),
         "counted": counted_expr(),
         "rule_ids": rule_ids_expr(),
         "rule_group_ids": matched_groups_expr(),
-        "counted_rules": counted_rules_expr(),
         "labels": _ids("labels", "name"),
         "client_ip": client_ip_expr(),
-        "user_agent": header_value_expr("user-agent"),
-        "host": pl.coalesce(pl.col("httpRequest").struct.field("host"), header_value_expr("host")),
-        "header_names": names.list.unique(maintain_order=True).fill_null([]),
-        "redacted_headers": normalized.list.eval(
-            pl.element().filter(pl.element().is_in(sorted(redacted_names)))
-        )
-        .list.unique(maintain_order=True)
-        .fill_null([]),
     }
+
+
+def _first_named(names: pl.Expr, name: str) -> pl.Expr:
+    """Where the first header called ``name`` (any case) is in ``names``; null when there is none."""
+    found = names.list.eval(pl.element().str.to_lowercase() == name)
+    return pl.when(found.list.any()).then(found.list.arg_max())
+
+
+def with_header_fields(frame: pl.LazyFrame, redacted_names: Iterable[str], prefix: str) -> pl.LazyFrame:
+    """Add ``header_names``, ``redacted_headers``, ``user_agent`` and ``host`` (each after ``prefix``).
+
+    Clients send the same headers in the same order, so a batch holds few distinct lists of header
+    names: each is read once (lower-cased, normalized, searched for User-Agent and Host) and joined
+    back, and each row only picks its values at the positions found. ``redacted_names`` are the
+    normalized names whose values redaction replaces; ``redacted_headers`` lists the request's headers
+    among them, normalized the same way.
+    """
+    headers = pl.col("httpRequest").struct.field("headers")
+    names = pl.col("_names")
+    lower = names.list.eval(pl.element().str.to_lowercase())
+    normalized = names.list.eval(normalized_name_expr(pl.element()))
+    per_list = frame.select(
+        headers.list.eval(pl.element().struct.field("name")).unique().alias("_names")
+    ).with_columns(
+        lower.list.unique(maintain_order=True).fill_null([]).alias(f"{prefix}header_names"),
+        normalized.list.eval(pl.element().filter(pl.element().is_in(sorted(redacted_names))))
+        .list.unique(maintain_order=True)
+        .fill_null([])
+        .alias(f"{prefix}redacted_headers"),
+        _first_named(names, "user-agent").alias("_ua_at"),
+        _first_named(names, "host").alias("_host_at"),
+    )
+    return (
+        frame.with_columns(headers.list.eval(pl.element().struct.field("name")).alias("_names"))
+        .join(per_list, on="_names", how="left", maintain_order="left", nulls_equal=True)
+        .with_columns(
+            headers.list.get(pl.col("_ua_at"), null_on_oob=True)
+            .struct.field("value")
+            .alias(f"{prefix}user_agent"),
+            pl.coalesce(
+                pl.col("httpRequest").struct.field("host"),
+                headers.list.get(pl.col("_host_at"), null_on_oob=True).struct.field("value"),
+            ).alias(f"{prefix}host"),
+        )
+        .drop("_names", "_ua_at", "_host_at")
+    )

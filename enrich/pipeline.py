@@ -10,7 +10,7 @@ from enrich import schema as S
 from enrich.accounts import with_account
 from enrich.config import EnrichConfig
 from enrich.domain import domain_expr
-from enrich.fields import flat_fields, with_event_time
+from enrich.fields import flat_fields, with_counted_rules, with_event_time, with_header_fields
 from enrich.geo import GeoLookup, found_expr, geo_expr
 from enrich.owasp import categories_expr, rate_names_expr
 from enrich.ownership import terminating_expr, with_owner, with_terminating_group
@@ -19,7 +19,7 @@ from enrich.useragent import parsed_expr, ua_expr
 from enrich.webacl import with_webacl
 
 # Columns of a decoded batch that are not part of a document but say where each record came from.
-POSITION: Final = ("line", "part")
+POSITION: Final = ("source", "line", "part")
 _STEPS: Final = ("_webacl", "_account", "_group_id", "_group_rule", "_managed", "_owner")
 # The flat fields become columns first (``_flat_<name>``) because the threat fields read them.
 _FLAT: Final = "_flat_"
@@ -31,9 +31,12 @@ def _flat(name: str) -> pl.Expr:
 
 
 def with_flat_fields(frame: pl.LazyFrame, config: EnrichConfig) -> pl.LazyFrame:
-    """Add the flat fields (``enrich.fields.flat_fields``) as ``_flat_<name>`` columns."""
-    flat = flat_fields(redaction_from(config).sensitive)
-    return frame.with_columns(v.alias(f"{_FLAT}{k}") for k, v in flat.items())
+    """Add the flat fields (``enrich.fields``: ``flat_fields`` and the two steps) as ``_flat_<name>``."""
+    return (
+        frame.with_columns(v.alias(f"{_FLAT}{k}") for k, v in flat_fields().items())
+        .pipe(with_counted_rules, f"{_FLAT}counted_rules")
+        .pipe(with_header_fields, redaction_from(config).sensitive, _FLAT)
+    )
 
 
 def with_threats(frame: pl.LazyFrame, config: EnrichConfig, geo: GeoLookup | None) -> pl.LazyFrame:
@@ -85,10 +88,13 @@ def enrich(frame: pl.LazyFrame, config: EnrichConfig, *, geo: GeoLookup | None =
     ``frame`` holds ``_id``, ``event_original`` and WAF columns decoded with at least
     ``schema.ENRICH_INPUT``. ``geo`` looks client IPs up in the user's GeoIP databases (opened at the
     edge); without it, ``waflens.geo`` carries what WAF itself logged. The result's columns are ordered
-    as ``schema.ENRICHED`` (restricted to the WAF columns present), followed by the position columns.
+    as ``schema.ENRICHED`` (restricted to the WAF columns present), followed by the position columns
+    (``POSITION``) it has.
     """
-    waf_columns = [c for c in S.WAF_FIELDS if c in frame.collect_schema()]
-    order = [S.DOC_ID, S.DOC_INDEX, S.TIMESTAMP, *waf_columns, S.ENRICHMENT, S.EVENT_ORIGINAL, *POSITION]
+    columns = frame.collect_schema()
+    waf_columns = [c for c in S.WAF_FIELDS if c in columns]
+    position = [c for c in POSITION if c in columns]
+    order = [S.DOC_ID, S.DOC_INDEX, S.TIMESTAMP, *waf_columns, S.ENRICHMENT, S.EVENT_ORIGINAL, *position]
     return (
         frame.pipe(with_event_time, config)
         .pipe(with_webacl)

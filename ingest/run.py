@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import BinaryIO, Protocol
 
@@ -16,6 +16,7 @@ from enrich.redact import Redaction, redaction_from
 from enrich.webacl import webacl_expr
 from ingest import telemetry
 from ingest.deadline import Deadline
+from ingest.decode.ahead import ReadAhead
 from ingest.decode.framing import FramedBatch, Framer
 from ingest.decode.records import decode
 from ingest.outcomes import (
@@ -24,6 +25,7 @@ from ingest.outcomes import (
     RejectedRecord,
     RunResult,
     SourceEnd,
+    SourceStatus,
     classify,
     rejected_rows,
 )
@@ -93,23 +95,53 @@ class Pipeline:
     ) -> RunResult:
         """Process every source until ``deadline``; return each record's outcome and the summary.
 
+        Records of several sources share a batch until it is full (``Limits``), so a folder of small
+        files or the S3 objects of one SQS batch cost one decode, one enrichment and one write per
+        batch rather than per file; each record keeps its source and position for its outcome. A
+        source's end is reported once the batch holding its last records has settled.
+
         With ``keep_records=False`` (a long CLI run) only the summary is kept, folded batch by batch
         from the same outcome rows. A run whose counts do not balance is a bug.
         """
         deadline = deadline or Deadline.never()
         result, kept = RunResult(), []
-        for source in sources:
-            end = SourceEnd(source.name, "unfinished", "the deadline came before it was read")
-            if not deadline.passed():
-                for outcomes in self._run_source(source, deadline):
-                    if isinstance(outcomes, SourceEnd):
-                        end = outcomes
-                        continue
-                    result.summary.add(outcomes)
+
+        def fold(items: Iterable[pl.DataFrame | SourceEnd]) -> set[str]:
+            ended = set()
+            for item in items:
+                if isinstance(item, SourceEnd):
+                    result.summary.end(item)
+                    result.sources.append(item)
+                    ended.add(item.source)
+                else:
+                    result.summary.add(item)
                     if keep_records:
-                        kept.append(outcomes)
-            result.summary.end(end)
-            result.sources.append(end)
+                        kept.append(item)
+            return ended
+
+        shared = _Shared()
+        # framing overlaps the batch before; no source is opened once the deadline has come
+        with ReadAhead(sources, self._frame_source, start=lambda: not deadline.passed()) as ahead:
+            for source, piece in ahead:
+                if piece is None:  # the source starts
+                    if deadline.passed():
+                        ahead.skip(source)
+                        fold(self._flush(shared, deadline))
+                        fold([SourceEnd(source.name, "unfinished", "the deadline came before it was read")])
+                    continue
+                if isinstance(piece, SourceEnd):
+                    fold(shared.wait(piece))
+                    continue
+                stopped = False  # a batch holding its records could not be settled: its end is reported
+                if len(shared.batch) and not shared.fits(piece, self.limits):
+                    stopped = source.name in fold(self._flush(shared, deadline))
+                if not stopped:
+                    shared.add(source.name, piece)
+                    if shared.full(self.limits):
+                        stopped = source.name in fold(self._flush(shared, deadline))
+                if stopped:
+                    ahead.skip(source)  # read no more of it
+        fold(self._flush(shared, deadline))
         if kept:
             result.records = pl.concat(kept)
         if not result.summary.balanced:
@@ -117,29 +149,15 @@ class Pipeline:
         telemetry.run_finished(result.summary)
         return result
 
-    def _run_source(self, source: Source, deadline: Deadline) -> Iterable[pl.DataFrame | SourceEnd]:
-        """Each batch's outcome rows, then how the source ended; whatever goes wrong stays inside it."""
+    def _frame_source(self, source: Source) -> Generator[FramedBatch | SourceEnd]:
+        """The source's records in bounded pieces, then how it ended; whatever goes wrong stays inside it."""
         framer = Framer(source.name, max_records=self.limits.batch_records, max_bytes=self.limits.batch_bytes)
         damage_rejected = False  # the record the damage cut short is already a truncated_input reject
         try:
             with source.open() as stream:
                 for batch in framer.batches(stream):
-                    if deadline.passed():
-                        yield _settled(
-                            batch, _all(batch, source.name, Outcome.RETRYABLE, "the deadline came first")
-                        )
-                        yield SourceEnd(source.name, "unfinished", "the deadline came before its end")
-                        return
                     damage_rejected |= any(r.kind == "truncated_input" for r in batch.rejected)
-                    try:
-                        outcomes, documents = self.run_batch(batch, source.name, deadline)
-                    except Exception as exc:  # the failure boundary: the next source still runs
-                        reason = telemetry.describe_failure(exc)  # the error and where, never content
-                        yield _settled(batch, _all(batch, source.name, Outcome.RETRYABLE, reason))
-                        telemetry.source_failed(source.name, reason)
-                        yield SourceEnd(source.name, "failed", reason)
-                        return
-                    yield _settled(batch, outcomes, documents)
+                    yield batch
         except OSError as exc:
             problem = f"unreadable: {exc.strerror or type(exc).__name__}"
             telemetry.source_warning(source.name, problem)
@@ -155,32 +173,59 @@ class Pipeline:
             return
         telemetry.source_warning(source.name, framer.error)
         if not damage_rejected:  # the break fell between records: an entry of its own, counted
-            entry = RejectedRecord(source.name, 0, 0, "damaged_input", framer.error, b"")
-            yield self._settle_rejected([entry], source.name)
+            entry = FramedBatch()
+            entry.reject(RejectedRecord(source.name, 0, 0, "damaged_input", framer.error, b""))
+            yield entry
         yield SourceEnd(source.name, "damaged", framer.error)
 
-    def run_batch(
-        self, batch: FramedBatch, source: str, deadline: Deadline
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    def _flush(self, shared: _Shared, deadline: Deadline) -> Iterator[pl.DataFrame | SourceEnd]:
+        """Settle the shared batch: its outcome rows, then the ends of the sources waiting on it.
+
+        When the deadline has come or the batch fails, every record in it is Retryable and each source
+        with records in it ends unfinished or failed: the next sources still run.
+        """
+        batch, names, ends = shared.take()
+        if not len(batch):
+            yield from ends
+            return
+        if deadline.passed():
+            reason = "the deadline came first"
+            yield _settled(batch, _all(batch, Outcome.RETRYABLE, reason))
+            yield from _ended(names, ends, "unfinished", "the deadline came before its end")
+            return
+        try:
+            outcomes, documents = self.run_batch(batch, deadline)
+        except Exception as exc:  # the failure boundary: the sources of other batches still run
+            reason = telemetry.describe_failure(exc)  # the error and where, never content
+            yield _settled(batch, _all(batch, Outcome.RETRYABLE, reason))
+            for name in names:
+                telemetry.source_failed(name, reason)
+            yield from _ended(names, ends, "failed", reason)
+            return
+        yield _settled(batch, outcomes, documents)
+        yield from ends
+
+    def run_batch(self, batch: FramedBatch, deadline: Deadline) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Decode, enrich and deliver one batch: one ``OUTCOMES`` row per record in it, and the documents.
 
         If anything raises, the caller makes every record of the batch Retryable (sinks and the
         dead-letter store are idempotent, so redelivering records that were in fact written converges).
         """
         with telemetry.span("decode"):
-            decoded = decode(batch, source=source, redaction=self.redaction, projection=self.projection)
+            decoded = decode(batch, redaction=self.redaction, projection=self.projection)
         if decoded.frame.height + len(decoded.rejected) != len(batch.texts):
-            raise AssertionError(f"{source}: decode lost records")  # a bug, never a data problem
+            raise AssertionError("decode lost records")  # a bug, never a data problem
         with telemetry.span("enrich"):
             config = self._config_for(decoded.frame)
-            documents = enrich(decoded.frame.lazy(), config, geo=self.geo).collect()
+            # the streaming engine runs the batch's morsels on every core (half the time on two)
+            documents = enrich(decoded.frame.lazy(), config, geo=self.geo).collect(engine="streaming")
         with telemetry.span("deliver"):
-            delivered, sink_rejected = self._deliver(documents, source, deadline)
+            delivered, sink_rejected = self._deliver(documents, deadline)
         outcomes = pl.concat(
-            [delivered, self._settle_rejected(batch.rejected + decoded.rejected + sink_rejected, source)]
+            [delivered, self._settle_rejected(batch.rejected + decoded.rejected + sink_rejected)]
         )
         if outcomes.height != len(batch):
-            raise AssertionError(f"{source}: a record has no outcome")
+            raise AssertionError("a record has no outcome")
         return outcomes, documents
 
     def _config_for(self, frame: pl.DataFrame) -> EnrichConfig:
@@ -196,7 +241,7 @@ class Pipeline:
             else self.config
         )
 
-    def _settle_rejected(self, rejected: list[RejectedRecord], source: str) -> pl.DataFrame:
+    def _settle_rejected(self, rejected: list[RejectedRecord]) -> pl.DataFrame:
         """Rejected once stored in the dead-letter store; Retryable when the store cannot take them."""
         if not rejected:
             return OUTCOMES.to_frame()
@@ -210,7 +255,7 @@ class Pipeline:
         return rejected_rows(rejected)
 
     def _deliver(
-        self, documents: pl.DataFrame, source: str, deadline: Deadline
+        self, documents: pl.DataFrame, deadline: Deadline
     ) -> tuple[pl.DataFrame, list[RejectedRecord]]:
         """Write to every sink; the rows of records delivered or retryable, and those a sink refused.
 
@@ -233,7 +278,7 @@ class Pipeline:
         present = set().union(*(r.present for _, r in results))
         ids = pl.col(S.DOC_ID)
         rows = documents.select(
-            pl.lit(source).alias("source"),
+            pl.col("source"),
             pl.col("line").cast(pl.Int64),
             pl.col("part").cast(pl.Int64),
             pl.when(ids.is_in(list(retry)))
@@ -249,8 +294,8 @@ class Pipeline:
         )
         rejected = [
             RejectedRecord(source, line, part, "sink_rejected", refused[i], text.encode(), doc_id=i)
-            for i, line, part, text in documents.filter(ids.is_in(list(refused)))
-            .select(S.DOC_ID, "line", "part", S.EVENT_ORIGINAL)
+            for i, source, line, part, text in documents.filter(ids.is_in(list(refused)))
+            .select(S.DOC_ID, "source", "line", "part", S.EVENT_ORIGINAL)
             .iter_rows()
         ]
         return rows.filter(pl.col("outcome") != Outcome.REJECTED.value).with_columns(
@@ -258,12 +303,58 @@ class Pipeline:
         ), rejected
 
 
+class _Shared:
+    """The batch being filled from one or more sources, and the ends of sources that wait on it."""
+
+    def __init__(self) -> None:
+        self.batch = FramedBatch()
+        self.names: dict[str, None] = {}  # sources with records in the batch, in order
+        self.ends: list[SourceEnd] = []  # sources read to their end while the batch was not empty
+
+    def fits(self, piece: FramedBatch, limits: Limits) -> bool:
+        """Whether ``piece`` can join without the batch going past its bounds."""
+        return (
+            len(self.batch) + len(piece) < limits.batch_records
+            and self.batch.size + piece.size < limits.batch_bytes
+        )
+
+    def full(self, limits: Limits) -> bool:
+        return len(self.batch) >= limits.batch_records or self.batch.size >= limits.batch_bytes
+
+    def add(self, source: str, piece: FramedBatch) -> None:
+        if len(piece):
+            self.batch.extend(piece)
+            self.names[source] = None
+
+    def wait(self, end: SourceEnd) -> list[SourceEnd]:
+        """Hold ``end`` until the batch settles, in order; an empty batch has nothing to wait for."""
+        if not len(self.batch) and not self.ends:
+            return [end]
+        self.ends.append(end)
+        return []
+
+    def take(self) -> tuple[FramedBatch, list[str], list[SourceEnd]]:
+        taken = self.batch, list(self.names), self.ends
+        self.batch, self.names, self.ends = FramedBatch(), {}, []
+        return taken
+
+
+def _ended(names: list[str], ends: list[SourceEnd], status: SourceStatus, reason: str) -> list[SourceEnd]:
+    """The ends of a batch's sources when it could not be settled: those with records in it end ``status``.
+
+    A source still being read (no end yet) gets one here; the run stops reading it.
+    """
+    involved = set(names)
+    waiting = [e if e.source not in involved else SourceEnd(e.source, status, reason) for e in ends]
+    reading = [SourceEnd(n, status, reason) for n in names if n not in {e.source for e in ends}]
+    return waiting + reading
+
+
 def _settled(
     batch: FramedBatch, outcomes: pl.DataFrame, documents: pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """Report one settled batch to telemetry (one log line at most, aggregated metrics) and pass it on."""
-    source = outcomes["source"][0] if outcomes.height else ""
-    telemetry.batch_settled(source, outcomes, bytes_in=batch.text_bytes, documents=documents)
+    telemetry.batch_settled(outcomes, bytes_in=batch.text_bytes, documents=documents)
     return outcomes
 
 
@@ -273,16 +364,15 @@ def _verdict(doc_id: str, result: SinkResult) -> Outcome:
     return Outcome.REJECTED if doc_id in result.rejected else Outcome.DELIVERED
 
 
-def _all(batch: FramedBatch, source: str, outcome: Outcome, reason: str) -> pl.DataFrame:
+def _all(batch: FramedBatch, outcome: Outcome, reason: str) -> pl.DataFrame:
     """Every record of ``batch`` with one outcome (a batch that failed, or that the deadline stopped)."""
-    lines = batch.lines + [r.line for r in batch.rejected]
-    parts = batch.parts + [r.part for r in batch.rejected]
-    n = len(lines)
+    rejected = batch.rejected
+    n = len(batch)
     return pl.DataFrame(
         {
-            "source": [source] * n,
-            "line": lines,
-            "part": parts,
+            "source": batch.sources + [r.source for r in rejected],
+            "line": batch.lines + [r.line for r in rejected],
+            "part": batch.parts + [r.part for r in rejected],
             "outcome": [outcome.value] * n,
             "_id": [None] * n,
             "kind": [None] * n,

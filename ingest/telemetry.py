@@ -91,12 +91,12 @@ def accounting_error(summary: RunSummary) -> None:
     logger().error("run counts do not balance", extra=summary.as_dict())
 
 
-def batch_settled(
-    source: str, outcomes: pl.DataFrame, *, bytes_in: int, documents: pl.DataFrame | None
-) -> None:
-    """One batch of ``source`` settled into ``OUTCOMES`` rows: count it, and log it when records failed.
+def batch_settled(outcomes: pl.DataFrame, *, bytes_in: int, documents: pl.DataFrame | None) -> None:
+    """One batch settled into ``OUTCOMES`` rows: count it, and log it when records failed.
 
-    One log line at most, however many records failed: reasons grouped, with a few positions each.
+    One log line at most, however many records failed: reasons grouped, with a few positions each. A
+    batch of one source names it (``source``); a batch shared by several counts them (``sources``) and
+    each position names its source.
     Of ``documents`` (``None`` when the batch failed before enrichment) only the enrichment is read.
     """
     by_outcome = dict(outcomes.group_by("outcome").len().iter_rows())
@@ -104,17 +104,19 @@ def batch_settled(
     rejected = by_outcome.get(Outcome.REJECTED.value, 0)
     retryable = by_outcome.get(Outcome.RETRYABLE.value, 0)
     if rejected or retryable:
+        sources = outcomes["source"].unique(maintain_order=True)
+        shared = len(sources) > 1
         groups = _problems(outcomes)
         log = logger().error if retryable else logger().warning
         log(
             "batch settled with problems",
             extra={
-                "source": source,
+                **({"sources": len(sources)} if shared else {"source": sources[0]}),
                 "records": outcomes.height,
                 "delivered": delivered,
                 "rejected": rejected,
                 "retryable": retryable,
-                "problems": _describe(groups.head(MAX_PROBLEM_GROUPS)),
+                "problems": _describe(groups.head(MAX_PROBLEM_GROUPS), with_source=shared),
                 "problems_left_out": max(groups.height - MAX_PROBLEM_GROUPS, 0),
             },
         )
@@ -128,22 +130,27 @@ def _problems(outcomes: pl.DataFrame) -> pl.DataFrame:
     return (
         outcomes.lazy()
         .filter(pl.col("outcome") != Outcome.DELIVERED.value)
-        .sort("line", "part")
+        .sort("source", "line", "part", maintain_order=True)
         .group_by("outcome", "kind", "reason")
-        .agg(count=pl.len(), examples=pl.struct("line", "part").head(MAX_EXAMPLES))
+        .agg(count=pl.len(), examples=pl.struct("source", "line", "part").head(MAX_EXAMPLES))
         .sort(["count", "outcome", "kind", "reason"], descending=[True, False, False, False], nulls_last=True)
         .collect()
     )
 
 
-def _describe(groups: pl.DataFrame) -> list[dict[str, object]]:
+def _describe(groups: pl.DataFrame, *, with_source: bool) -> list[dict[str, object]]:
     """The log's view of problem groups (at most ``MAX_PROBLEM_GROUPS`` rows, so a loop is cheap)."""
-    return [g | {"examples": [_where(**e) for e in g["examples"]]} for g in groups.iter_rows(named=True)]
+    return [
+        g | {"examples": [_where(**e, with_source=with_source) for e in g["examples"]]}
+        for g in groups.iter_rows(named=True)
+    ]
 
 
-def _where(line: int, part: int) -> str:
-    """``line 12`` or ``line 4, object 2``; line 0 is the end of a damaged source (see ``OUTCOMES``)."""
-    return position(line, part) if line else "end of data"
+def _where(source: str, line: int, part: int, *, with_source: bool) -> str:
+    """``line 12`` or ``line 4, object 2`` (after the source's name in a shared batch); line 0 is the end
+    of a damaged source (see ``OUTCOMES``)."""
+    place = position(line, part) if line else "end of data"
+    return f"{source} {place}" if with_source else place
 
 
 @dataclass(frozen=True)

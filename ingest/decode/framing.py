@@ -58,15 +58,38 @@ class FramedBatch:
     texts: list[bytes] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)  # 1-based line where each record starts
     parts: list[int] = field(default_factory=list)  # 0: the whole line; k: k-th object on that line
+    sources: list[str] = field(default_factory=list)  # the source each record came from
     rejected: list[RejectedRecord] = field(default_factory=list)
     text_bytes: int = 0
+    rejected_bytes: int = 0
 
-    def add(self, text: bytes, line: int, part: int = 0) -> None:
+    def add(self, text: bytes, line: int, part: int = 0, source: str = "") -> None:
         """Append one candidate record."""
         self.texts.append(text)
         self.lines.append(line)
         self.parts.append(part)
+        self.sources.append(source)
         self.text_bytes += len(text)
+
+    def reject(self, record: RejectedRecord) -> None:
+        """Append a record framing could not take."""
+        self.rejected.append(record)
+        self.rejected_bytes += len(record.original)
+
+    def extend(self, other: FramedBatch) -> None:
+        """Append ``other``'s records: batches of several sources share one decode, enrichment and write."""
+        self.texts += other.texts
+        self.lines += other.lines
+        self.parts += other.parts
+        self.sources += other.sources
+        self.rejected += other.rejected
+        self.text_bytes += other.text_bytes
+        self.rejected_bytes += other.rejected_bytes
+
+    @property
+    def size(self) -> int:
+        """Bytes held: record texts and rejected originals."""
+        return self.text_bytes + self.rejected_bytes
 
     def __len__(self) -> int:
         return len(self.texts) + len(self.rejected)
@@ -122,7 +145,6 @@ class Framer:
         self.error: str | None = None  # why the stream ended early, once batches() is exhausted
         self.peak_pending = 0  # most bytes ever held for unfinished records: max_record_bytes + a block
         self._batch = FramedBatch()
-        self._rejected = 0  # bytes of the batch's rejected records
         self._pending = b""  # input not framed yet; starts where a record may start
         self._line = 1  # line number where the pending bytes start
         self._part = 0  # objects already framed on that line when the pending bytes start mid-line
@@ -136,10 +158,7 @@ class Framer:
         blocks = Blocks(stream, self.read_size)
         for block in blocks:
             self._feed(block)
-            if (
-                len(self._batch) >= self.max_records
-                or self._batch.text_bytes + self._rejected >= self.max_bytes
-            ):
+            if len(self._batch) >= self.max_records or self._batch.size >= self.max_bytes:
                 yield self._take()
         self.error = blocks.error
         if self._cut is not None:
@@ -149,7 +168,7 @@ class Framer:
             yield self._take()
 
     def _take(self) -> FramedBatch:
-        batch, self._batch, self._rejected = self._batch, FramedBatch(), 0
+        batch, self._batch = self._batch, FramedBatch()
         return batch
 
     def _feed(self, data: bytes) -> None:
@@ -207,7 +226,7 @@ class Framer:
             last_open = open_tail and i == len(lines) - 1  # the line may go on in the next block
             if (i > 0 or self._part == 0) and not last_open and one_object(line):
                 if len(line) <= limit and line.isascii():  # nearly every WAF line: skip _settle's checks
-                    batch.add(line, number + i)
+                    batch.add(line, number + i, 0, self.source)
                 else:
                     self._settle(line, number + i, 0)
             elif line.strip(_BLANK):
@@ -280,7 +299,7 @@ class Framer:
         elif value is not _ONE_OBJECT and not one_object(text) and nesting(text) > MAX_DEPTH:
             self._reject(text, line, part, "too_deep", f"nested deeper than {MAX_DEPTH} levels")
         elif is_utf8(text):
-            self._batch.add(text, line, part)
+            self._batch.add(text, line, part, self.source)
         else:
             self._reject(text, line, part, "invalid_utf8", "not UTF-8 text")
 
@@ -304,6 +323,4 @@ class Framer:
     def _reject(
         self, original: bytes, line: int, part: int, kind: RejectKind, reason: str, *, last: int = 0
     ) -> None:
-        record = RejectedRecord(self.source, line, part, kind, reason, original, last_line=last)
-        self._batch.rejected.append(record)
-        self._rejected += len(original)
+        self._batch.reject(RejectedRecord(self.source, line, part, kind, reason, original, last_line=last))

@@ -59,13 +59,17 @@ def record_id(text: bytes | str) -> str:
     return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
-def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection: pl.Schema) -> DecodedBatch:
-    """Decode a framed batch into typed rows; every candidate ends in the frame or in ``rejected``."""
+def decode(batch: FramedBatch, *, redaction: Redaction, projection: pl.Schema) -> DecodedBatch:
+    """Decode a framed batch into typed rows; every candidate ends in the frame or in ``rejected``.
+
+    The batch may hold records of several sources: each row keeps its ``source``, ``line`` and ``part``.
+    """
     dtype = S.decode_dtype(projection)
     frame = pl.DataFrame(
         {
             # framing has checked every text is UTF-8, so the cast cannot fail
             _TEXT: pl.Series(batch.texts, dtype=pl.Binary).cast(pl.String),
+            "source": pl.Series(batch.sources, dtype=pl.String),
             "line": pl.Series(batch.lines, dtype=pl.Int64),
             "part": pl.Series(batch.parts, dtype=pl.Int64),
             # One id per record, from the unredacted bytes. A per-record step (about 4 us): Polars has no
@@ -80,12 +84,12 @@ def decode(batch: FramedBatch, *, source: str, redaction: Redaction, projection:
     failed |= _ambiguous(fast[S.EVENT_ORIGINAL], decoded, projection)
     rows = [fast.filter(~failed).with_columns(decoded.filter(~failed).alias(_DECODE))]
     exact_rows, rejected = _exact_path(
-        pl.concat([frame.filter(pl.col("_exact")), fast.filter(failed)]), source, redaction, dtype
+        pl.concat([frame.filter(pl.col("_exact")), fast.filter(failed)]), redaction, dtype
     )
     rows.append(exact_rows)
     typed = pl.concat(rows).sort(_ROW).drop(_TEXT, "_exact", _ROW)
     typed = typed.with_columns(pl.col(_DECODE).struct.unnest()).drop(_DECODE)
-    valid, invalid = _check_required(typed, projection, source)
+    valid, invalid = _check_required(typed, projection)
     return DecodedBatch(frame=valid, rejected=rejected + invalid)
 
 
@@ -168,17 +172,18 @@ def _bisect(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
 
 
 def _exact_path(
-    rows: pl.DataFrame, source: str, redaction: Redaction, dtype: pl.Struct
+    rows: pl.DataFrame, redaction: Redaction, dtype: pl.Struct
 ) -> tuple[pl.DataFrame, list[RejectedRecord]]:
     """Records the fast path could not take, one by one: parse, redact exactly, coerce to shape."""
-    kept: dict[str, list[object]] = {name: [] for name in (_ROW, S.DOC_ID, "line", "part", S.EVENT_ORIGINAL)}
+    names = (_ROW, S.DOC_ID, "source", "line", "part", S.EVENT_ORIGINAL)
+    kept: dict[str, list[object]] = {name: [] for name in names}
     decode_texts: list[str] = []
     rejected: list[RejectedRecord] = []
     for row in rows.iter_rows(named=True):  # rare rows only: see the module docstring
         problem, value = _parse(row[_TEXT], redaction)
         if problem is not None:
             kind, reason, original = problem
-            rejected.append(RejectedRecord(source, row["line"], row["part"], kind, reason, original))
+            rejected.append(RejectedRecord(row["source"], row["line"], row["part"], kind, reason, original))
             continue
         row[S.EVENT_ORIGINAL] = orjson.dumps(value).decode()  # normalized: one key each, redacted
         for name, column in kept.items():
@@ -189,6 +194,7 @@ def _exact_path(
         schema={
             _ROW: pl.UInt32,
             S.DOC_ID: pl.String,
+            "source": pl.String,
             "line": pl.Int64,
             "part": pl.Int64,
             S.EVENT_ORIGINAL: pl.String,
@@ -197,7 +203,7 @@ def _exact_path(
     decoded = pl.Series(decode_texts, dtype=pl.String).str.json_decode(dtype)
     return frame.with_columns(
         pl.lit(None, pl.String).alias(_TEXT), pl.lit(True).alias("_exact"), decoded.alias(_DECODE)
-    ).select(_ROW, _TEXT, "line", "part", S.DOC_ID, S.EVENT_ORIGINAL, "_exact", _DECODE), rejected
+    ).select(_ROW, _TEXT, "source", "line", "part", S.DOC_ID, S.EVENT_ORIGINAL, "_exact", _DECODE), rejected
 
 
 def _parse(text: str, redaction: Redaction) -> tuple[tuple[RejectKind, str, bytes] | None, object]:
@@ -241,9 +247,7 @@ def _coerce(value: object, dtype: PolarsDataType) -> object:
     return None if isinstance(value, dict | list) else value
 
 
-def _check_required(
-    frame: pl.DataFrame, projection: pl.Schema, source: str
-) -> tuple[pl.DataFrame, list[RejectedRecord]]:
+def _check_required(frame: pl.DataFrame, projection: pl.Schema) -> tuple[pl.DataFrame, list[RejectedRecord]]:
     """Cast to the typed schema and split off rows that lack a usable required field."""
     raw_ts = pl.col("timestamp")
     ts = raw_ts.cast(pl.Int64, strict=False)
@@ -269,16 +273,16 @@ def _check_required(
     problems = checked.filter(pl.col("_missing").ne("") | pl.col("_bad").is_not_null())
     rejected = [
         RejectedRecord(
-            source,
+            row["source"],
             row["line"],
             row["part"],
             "missing_field" if row["_missing"] else row["_kind"],
             f"missing required field(s): {row['_missing']}" if row["_missing"] else str(row["_bad"]),
             row[S.EVENT_ORIGINAL].encode(),
         )
-        for row in problems.select("line", "part", "_missing", "_bad", "_kind", S.EVENT_ORIGINAL).iter_rows(
-            named=True
-        )
+        for row in problems.select(
+            "source", "line", "part", "_missing", "_bad", "_kind", S.EVENT_ORIGINAL
+        ).iter_rows(named=True)
     ]
     valid = checked.filter(pl.col("_missing").eq("") & pl.col("_bad").is_null()).drop(
         "_missing", "_bad", "_kind"

@@ -26,6 +26,7 @@ from devtools.generate import iter_records
 from enrich import schema as S
 from enrich.config import ConfigError
 from ingest import telemetry
+from ingest.decode.records import record_id
 from ingest.environment import (
     ENV_BATCH_RECORDS,
     ENV_DEAD_LETTER,
@@ -234,11 +235,10 @@ def test_one_missing_one_good_one_retryable_fails_only_the_retryable_message(
         [notification(key=PREFIX + "gone.log.gz"), notification(key=good), notification(key=faulty)]
     )
     monkeypatch.setenv(ENV_RETRY_SECONDS, "1.5")
-    with FakeOpenSearch() as cluster:
+    # the objects share a batch: the cluster throttles the faulty object's documents only
+    throttled = frozenset(record_id(line) for line in waf_lines("panther.ndjson"))
+    with FakeOpenSearch(faults=Faults(throttled_ids=throttled)) as cluster:
         monkeypatch.setenv(ENV_OPENSEARCH_URL, cluster.url)
-        bucket.hooks[faulty] = lambda: setattr(
-            cluster, "faults", Faults(item_429=1.0)
-        )  # throttling from here
         assert handle(bucket, event) == [message_id(2)]
     letters = dead_letters(tmp_path / "dead")
     assert letters == [

@@ -27,8 +27,8 @@ BASE = {
 def run(*records: object, projection: pl.Schema = S.WAF_RECORD):  # type: ignore[no-untyped-def]
     batch = FramedBatch()
     for i, record in enumerate(records, start=1):
-        batch.add(record.encode() if isinstance(record, str) else orjson.dumps(record), i)
-    return decode(batch, source="t", redaction=Redaction(DEFAULT_REDACTED_HEADERS), projection=projection)
+        batch.add(record.encode() if isinstance(record, str) else orjson.dumps(record), i, source="t")
+    return decode(batch, redaction=Redaction(DEFAULT_REDACTED_HEADERS), projection=projection)
 
 
 def test_type_drift_becomes_typed_values_and_the_raw_text_is_kept() -> None:

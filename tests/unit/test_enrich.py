@@ -62,7 +62,7 @@ def enriched(*records: dict[str, object], config: EnrichConfig = CONFIG) -> pl.D
     batch = FramedBatch()
     for i, record in enumerate(records, start=1):
         batch.add(orjson.dumps(record), i)
-    decoded = decode(batch, source="t", redaction=Redaction(config.redacted_headers), projection=S.WAF_RECORD)
+    decoded = decode(batch, redaction=Redaction(config.redacted_headers), projection=S.WAF_RECORD)
     assert decoded.rejected == []
     return enrich(decoded.frame.lazy(), config).collect()
 

@@ -124,7 +124,7 @@ def test_records_past_the_budget_are_processing_failed_counted_and_logged_once(
 ) -> None:
     metrics = tmp_path / "metrics.emf"
     telemetry.configure_metrics(metrics)
-    telemetry.batch_settled("fh", OUTCOMES.to_frame(), bytes_in=0, documents=None)  # a run settled a batch
+    telemetry.batch_settled(OUTCOMES.to_frame(), bytes_in=0, documents=None)  # a run settled a batch
     answer = respond(*_big(50, 3000), source="fh", budget=60_000)
     telemetry.flush_metrics()
 

@@ -17,7 +17,7 @@ from enrich import schema as S
 from enrich.config import EnrichConfig
 from ingest.deadline import Deadline
 from ingest.outcomes import RejectedRecord
-from ingest.run import Pipeline
+from ingest.run import Limits, Pipeline
 from ingest.sinks.base import SinkResult
 
 RECORD = {
@@ -158,3 +158,99 @@ def test_a_damaged_source_is_one_dead_letter_entry_naming_the_offset_and_a_non_z
     assert [r.kind for r in store.stored] == [kind]
     assert "offset" in store.stored[0].reason
     assert not summary.succeeded
+
+
+@dataclass
+class Counting(Sink):
+    """A sink that remembers each batch's sources and fails the batches it is told to."""
+
+    fail_calls: tuple[int, ...] = ()
+    batches: list[list[str]] = field(default_factory=list)
+
+    def write(self, batch: pl.DataFrame, deadline: Deadline) -> SinkResult:
+        self.batches.append(batch["source"].to_list())
+        if len(self.batches) in self.fail_calls:
+            raise RuntimeError("cluster down")
+        return super().write(batch, deadline)
+
+
+def _limited(sink: Sink, store: DeadLetter | None = None, *, batch_records: int) -> Pipeline:
+    return Pipeline(
+        config=EnrichConfig(),
+        sinks=[sink],
+        dead_letter=store or DeadLetter(),
+        limits=Limits(batch_records=batch_records),
+    )
+
+
+def test_small_sources_share_one_batch_and_each_record_keeps_its_source_and_line() -> None:
+    sink = Counting()
+    sources = [Source(f"s{i:03d}.log", records(3)) for i in range(100)]
+    result = pipeline(sink).run(sources)
+    assert len(sink.batches) == 1  # one decode, enrichment and write for 300 records of 100 files
+    assert counts(result.summary) == (300, 300, 0, 0)
+    assert [e.source for e in result.sources] == [s.name for s in sources]
+    assert all(e.status == "complete" for e in result.sources)
+    assert result.of("s042.log")["line"].to_list() == [1, 2, 3]
+
+
+def test_a_shared_batch_stays_within_the_limits() -> None:
+    sink = Counting()
+    sources = [Source(f"s{i}", records(4)) for i in range(7)]
+    summary = _limited(sink, batch_records=10).run(sources).summary
+    assert [len(b) for b in sink.batches] == [8, 8, 8, 4]  # a source that would overflow starts the next
+    assert counts(summary) == (28, 28, 0, 0)
+
+
+def test_a_failed_shared_batch_fails_only_the_sources_with_records_in_it() -> None:
+    sink = Counting(fail_calls=(2,))
+    sources = [Source(f"s{i}", records(4)) for i in range(5)]
+    result = _limited(sink, batch_records=10).run(sources)
+    assert [(e.source, e.status) for e in result.sources] == [
+        ("s0", "complete"),
+        ("s1", "complete"),
+        ("s2", "failed"),
+        ("s3", "failed"),
+        ("s4", "complete"),
+    ]
+    assert counts(result.summary) == (20, 12, 0, 8)
+    assert set(result.records.filter(pl.col("outcome") == "retryable")["source"]) == {"s2", "s3"}
+
+
+def test_a_piece_that_would_overflow_the_shared_batch_starts_a_new_one() -> None:
+    sink = Counting()
+    sources = [Source("small", records(3)), Source("large", records(25)), Source("last", records(2))]
+    result = _limited(sink, batch_records=10).run(sources)
+    # framing cuts a source at a read block (1 MiB) past the limit, so the large source is one piece
+    assert [len(b) for b in sink.batches] == [3, 25, 2]
+    assert counts(result.summary) == (30, 30, 0, 0)
+    assert [(e.source, e.status) for e in result.sources] == [
+        ("small", "complete"),
+        ("large", "complete"),
+        ("last", "complete"),
+    ]
+
+
+def test_rejected_records_of_a_shared_batch_are_dead_lettered_under_their_own_source() -> None:
+    store = DeadLetter()
+    sources = [
+        Source("a", records(2, garbage=1)),
+        Source("b", records(1, garbage=1)),
+        Source("c", records(2)),
+    ]
+    result = pipeline(Counting(), dead_letter=store).run(sources)
+    assert sorted((r.source, r.line) for r in store.stored) == [("a", 3), ("b", 2)]
+    assert counts(result.summary) == (7, 5, 2, 0)
+
+
+def test_when_the_deadline_comes_the_shared_batch_is_retryable_and_its_sources_unfinished() -> None:
+    sink = Counting()
+    after_one_write = Deadline(1, clock=lambda: len(sink.batches))
+    sources = [Source(f"s{i}", records(4)) for i in range(5)]
+    result = _limited(sink, batch_records=10).run(sources, deadline=after_one_write)
+    statuses = [(e.source, e.status) for e in result.sources]
+    assert statuses[:2] == [("s0", "complete"), ("s1", "complete")]
+    assert {s for s, status in statuses[2:]} == {"s2", "s3", "s4"}
+    assert all(status == "unfinished" for _, status in statuses[2:])
+    assert result.summary.balanced
+    assert counts(result.summary)[1] == 8

@@ -113,7 +113,7 @@ def test_a_garbage_batch_is_one_log_line_with_grouped_reasons(capsys: pytest.Cap
     )
     assert frame.schema == OUTCOMES
 
-    telemetry.batch_settled("garbage.log", frame, bytes_in=1_000_000, documents=None)
+    telemetry.batch_settled(frame, bytes_in=1_000_000, documents=None)
 
     [line] = log_lines(capsys.readouterr().err)
     assert line["message"] == "batch settled with problems"
@@ -140,7 +140,7 @@ def test_a_garbage_batch_is_one_log_line_with_grouped_reasons(capsys: pytest.Cap
 
 
 def test_an_all_delivered_batch_logs_nothing(capsys: pytest.CaptureFixture[str]) -> None:
-    telemetry.batch_settled("a.log", delivered(50), bytes_in=5_000, documents=None)
+    telemetry.batch_settled(delivered(50), bytes_in=5_000, documents=None)
 
     assert capsys.readouterr().err == ""
 
@@ -156,7 +156,7 @@ def test_retryable_records_log_at_error_with_object_positions(capsys: pytest.Cap
         ]
     )
 
-    telemetry.batch_settled("b.log", frame, bytes_in=900, documents=None)
+    telemetry.batch_settled(frame, bytes_in=900, documents=None)
 
     [line] = log_lines(capsys.readouterr().err)
     assert line["level"] == "ERROR"
@@ -184,9 +184,9 @@ def test_metrics_file_sums_counters_and_blocked_requests_across_batches(tmp_path
     second = documents(shop, document(blocked=True, webacl="api", account="444455556666", team="edge"))
     rejected = outcomes([("b.log", 3, 0, "rejected", "invalid_json", "not JSON")])
 
-    telemetry.batch_settled("a.log", delivered(3), bytes_in=300, documents=first)
+    telemetry.batch_settled(delivered(3), bytes_in=300, documents=first)
     mixed = pl.concat([delivered(2, "b.log"), rejected])
-    telemetry.batch_settled("b.log", mixed, bytes_in=250, documents=second)
+    telemetry.batch_settled(mixed, bytes_in=250, documents=second)
     telemetry.flush_metrics()
 
     docs = by_dimensions(emf_lines(sink.read_text()))
@@ -224,7 +224,7 @@ def test_blocked_requests_fall_back_to_unknown_and_unowned(tmp_path: Path) -> No
         document(blocked=None, webacl="shop", account="111122223333", team=None),
     )
 
-    telemetry.batch_settled("a.log", delivered(4), bytes_in=400, documents=docs)
+    telemetry.batch_settled(delivered(4), bytes_in=400, documents=docs)
     telemetry.flush_metrics()
 
     emitted = by_dimensions(emf_lines(sink.read_text()))
@@ -237,7 +237,7 @@ def test_a_batch_that_failed_before_enrichment_counts_records_only(tmp_path: Pat
     sink = tmp_path / "metrics.ndjson"
     telemetry.configure_metrics(sink)
 
-    telemetry.batch_settled("a.log", delivered(2), bytes_in=10, documents=None)
+    telemetry.batch_settled(delivered(2), bytes_in=10, documents=None)
     telemetry.flush_metrics()
 
     [run] = emf_lines(sink.read_text())
@@ -247,13 +247,13 @@ def test_a_batch_that_failed_before_enrichment_counts_records_only(tmp_path: Pat
 def test_flush_resets_the_totals(tmp_path: Path) -> None:
     sink = tmp_path / "metrics.ndjson"
     telemetry.configure_metrics(sink)
-    telemetry.batch_settled("a.log", delivered(7), bytes_in=70, documents=None)
+    telemetry.batch_settled(delivered(7), bytes_in=70, documents=None)
     telemetry.flush_metrics()
 
     telemetry.flush_metrics()
     assert len(emf_lines(sink.read_text())) == 1
 
-    telemetry.batch_settled("b.log", delivered(2), bytes_in=20, documents=None)
+    telemetry.batch_settled(delivered(2), bytes_in=20, documents=None)
     telemetry.flush_metrics()
     first, second = emf_lines(sink.read_text())
     assert (first["RecordsIn"], second["RecordsIn"]) == ([7.0], [2.0])
@@ -264,7 +264,7 @@ def test_metrics_off_records_and_writes_nothing(tmp_path: Path, capsys: pytest.C
     telemetry.configure_metrics(sink)
     telemetry.configure_metrics("off")
 
-    telemetry.batch_settled("a.log", delivered(3), bytes_in=30, documents=None)
+    telemetry.batch_settled(delivered(3), bytes_in=30, documents=None)
     telemetry.flush_metrics()
 
     assert not sink.exists()
@@ -286,7 +286,7 @@ def test_powertools_metrics_disabled_writes_nothing(tmp_path: Path, monkeypatch:
     sink = tmp_path / "metrics.ndjson"
     telemetry.configure_metrics(sink)
 
-    telemetry.batch_settled("a.log", delivered(3), bytes_in=30, documents=None)
+    telemetry.batch_settled(delivered(3), bytes_in=30, documents=None)
     telemetry.flush_metrics()
 
     assert not sink.exists()
@@ -299,7 +299,7 @@ def test_namespace_follows_powertools_environment(tmp_path: Path, monkeypatch: p
     telemetry.configure_metrics(sink)
     docs = documents(document(blocked=True, webacl="shop", account="111122223333", team="payments"))
 
-    telemetry.batch_settled("a.log", delivered(1), bytes_in=1, documents=docs)
+    telemetry.batch_settled(delivered(1), bytes_in=1, documents=docs)
     telemetry.flush_metrics()
 
     run, blocked = emf_lines(sink.read_text())
@@ -330,7 +330,7 @@ def test_record_content_reaches_neither_logs_nor_metrics(
     )
     docs = documents(*[document(blocked=True, webacl="shop", account="111122223333", team="payments")] * 3)
 
-    telemetry.batch_settled("c.log", frame, bytes_in=3_000, documents=docs)
+    telemetry.batch_settled(frame, bytes_in=3_000, documents=docs)
     telemetry.flush_metrics()
 
     err = capsys.readouterr().err
@@ -370,7 +370,7 @@ def test_instrumented_handler_flushes_emf_to_stdout_with_context_in_logs(
     @telemetry.instrument
     def handler(event: dict[str, str], context: FakeContext) -> dict[str, str]:
         docs = documents(document(blocked=True, webacl="shop", account="111122223333", team="payments"))
-        telemetry.batch_settled(event["source"], frame, bytes_in=123, documents=docs)
+        telemetry.batch_settled(frame, bytes_in=123, documents=docs)
         return {"result": "ok"}
 
     telemetry.configure_metrics("emf")  # what a handler's cold start does with WAFLENS_METRICS
@@ -387,7 +387,7 @@ def test_instrumented_handler_flushes_emf_to_stdout_with_context_in_logs(
 def test_instrumented_handler_flushes_metrics_when_it_raises(capsys: pytest.CaptureFixture[str]) -> None:
     @telemetry.instrument
     def handler(event: dict[str, str], context: FakeContext) -> None:
-        telemetry.batch_settled("fh", delivered(4, "fh"), bytes_in=40, documents=None)
+        telemetry.batch_settled(delivered(4, "fh"), bytes_in=40, documents=None)
         raise RuntimeError("sink exploded")
 
     telemetry.configure_metrics("emf")

@@ -1,14 +1,16 @@
 """The bytes on the wire: bulk request bodies cut from the NDJSON lines Polars builds.
 
-``enrich.documents.bulk_lines`` writes each document's action line and source; here they are joined
-once and sliced into requests of about ``max_bytes``.
+``enrich.documents.bulk_lines`` writes each document's action line and source; here they are sliced
+into requests of about ``max_bytes``.
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 
 import polars as pl
+import pyarrow as pa
 
 from enrich import schema as S
 from enrich.documents import BULK_LINES
@@ -25,24 +27,23 @@ class Chunk:
 def bulk_chunks(lines: pl.DataFrame, max_bytes: int) -> list[Chunk]:
     """Bulk request bodies of about ``max_bytes`` each (at most one document more) from ``bulk_lines()``.
 
-    The lines are joined once into one byte string and each body is a slice of it, cut at line ends:
-    a group_by joining each chunk measured 0.25 s per 20k documents, this 0.05 s.
+    A document goes in request ``k`` when its lines start at byte ``k * max_bytes`` or later of the
+    whole. As an Arrow large-string array the lines already sit back to back in one buffer, so each
+    body is one slice of it, found by bisecting the array's offsets: no join, no copy but the body's.
     """
     if lines.is_empty():
         return []
-    size = pl.col(BULK_LINES).str.len_bytes().cast(pl.Int64)
-    bounds = (
-        lines.lazy()
-        .select(size.cum_sum().alias("_end"), ((size.cum_sum() - size) // max_bytes).alias("_chunk"))
-        .with_row_index("_row")
-        .group_by("_chunk", maintain_order=True)
-        .agg(pl.col("_row").last(), pl.col("_end").last())
-        .collect()
-    )
-    blob: bytes = lines.select(pl.col(BULK_LINES).str.join("").cast(pl.Binary)).item()
+    texts = lines[BULK_LINES].to_arrow(compat_level=pl.CompatLevel.oldest())
+    if not isinstance(texts, pa.LargeStringArray):
+        raise TypeError(f"bulk lines exported as {texts.type}, not large_string")
+    _, offset_buffer, data = texts.buffers()
+    # len(lines) + 1 byte positions in data (int64), after the array's own offset into its buffers
+    offsets = memoryview(offset_buffer).cast("q")[texts.offset : texts.offset + len(texts) + 1].tolist()
     ids = lines[S.DOC_ID].to_list()
-    chunks, row, offset = [], 0, 0
-    for _, last_row, end in bounds.iter_rows():
-        chunks.append(Chunk(ids[row : last_row + 1], blob[offset:end]))
-        row, offset = last_row + 1, end
+    chunks, first, n = [], 0, len(ids)
+    while first < n:
+        request = offsets[first] // max_bytes
+        last = bisect.bisect_left(offsets, (request + 1) * max_bytes, first + 1, n)
+        chunks.append(Chunk(ids[first:last], data[offsets[first] : offsets[last]].to_pybytes()))
+        first = last
     return chunks

@@ -85,7 +85,7 @@ class OpenSearchSink:
         Each round sends what is pending and counts as an attempt. Before the next one the deadline is
         checked: a 413 resends at once in smaller requests, anything else after a backoff.
         """
-        pending = bulk_lines(batch.lazy()).collect()
+        pending = bulk_lines(batch.lazy()).collect(engine="streaming")  # on every core
         result = SinkResult()
         deadline = deadline.sooner(self.options.retry_seconds)
         sizes: dict[str, int] = {}  # request bytes of documents a 413 refused; the rest use _max_bytes
