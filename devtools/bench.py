@@ -85,7 +85,9 @@ def _rates(run: dict[str, PathRun]) -> dict[str, float]:
 
 
 def _rounded(key: str, value: float) -> float:
-    return round(value) if key.endswith("_rps") else round(value, 2)
+    """Rates to whole records/s; ratios to three significant digits (a small input's ratio to the
+    ceiling is below 0.005)."""
+    return round(value) if key.endswith("_rps") else float(f"{value:.3g}")
 
 
 def summary(records: int, input_mb: float, runs: list[dict[str, PathRun]]) -> dict[str, object]:

@@ -21,6 +21,11 @@ def test_ratios_are_taken_within_each_run_then_ranged() -> None:
     assert result["range"]["lean_rps"] == [1000, 10000]  # type: ignore[index]
 
 
+def test_a_small_ratio_keeps_its_significant_digits() -> None:
+    runs = [_run({"ingest": 1.0, "ceiling": 0.0047})] * 2  # ingest 1,000 records/s, ceiling 212,766
+    assert summary(1000, 2.0, runs)["ingest_vs_ceiling"] == 0.0047
+
+
 def test_a_paths_peak_is_its_largest_over_the_runs() -> None:
     first, second = _run({}), _run({})
     second["lake"]["peak_rss_mb"] = 300.0
