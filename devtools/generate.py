@@ -343,7 +343,8 @@ def _radical_inverse(n: int) -> float:
 def _escape_name(data: bytes, header: Json, whole: bool) -> bytes:
     """``data`` with ``header``'s name written in JSON escapes: ``\\u0061\\u0075…`` or ``\\u0041uth…``."""
     name = str(header["name"])
-    escaped = "".join(f"\\u{ord(c):04x}" for c in name) if whole else f"\\u{ord(name[0]):04X}{name[1:]}"
+    rest = orjson.dumps(name[1:]).decode()[1:-1]  # a padding tab or NUL after the first letter stays escaped
+    escaped = "".join(f"\\u{ord(c):04x}" for c in name) if whole else f"\\u{ord(name[0]):04X}{rest}"
     plain = orjson.dumps(header)
     return data.replace(plain, plain.replace(orjson.dumps(name), f'"{escaped}"'.encode(), 1), 1)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import orjson
 
-from devtools.bench import BENCH_CONFIG
+from devtools.bench_process import BENCH_CONFIG
 from devtools.bench_reference import Reference
 from devtools.generate import iter_records
 from enrich.config import EnrichConfig
