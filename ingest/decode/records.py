@@ -1,8 +1,9 @@
 """Framed record texts → a typed, redacted Polars frame, plus the records rejected with a reason.
 
-The fast path is one ``str.json_decode`` over the whole batch into an explicit struct (no inference).
-Polars fails a whole column on one bad row, so a failing batch is bisected until the bad rows are
-isolated; those, and the rows the regex redaction cannot prove complete, take the exact path: orjson,
+The fast path is ``str.json_decode`` of the batch into an explicit struct (no inference), in slices on
+Polars' threads (``ingest.decode.slices``). Polars fails a whole slice on one bad row, so a failing slice
+is bisected until the bad rows are isolated; those, the rows that carry a key waflens adds, and the rows
+the regex redaction cannot prove complete take the exact path: orjson,
 ``Redaction.redact_object``, then coercion to the schema's shapes (a list where an object belongs
 becomes null in the typed column; the value stays, redacted, in ``event_original``).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Final
 
 import orjson
@@ -20,8 +22,9 @@ import polars_hash as plh
 from enrich import schema as S
 from enrich.redact import Redaction, TooDeep
 from enrich.redact_bytes import redact_bytes
-from enrich.redact_text import text_redaction
+from enrich.redact_text import TextRedaction, text_redaction
 from ingest.decode.framing import FramedBatch
+from ingest.decode.slices import decode_unreserved, on_slices
 from ingest.outcomes import RejectedRecord, RejectKind
 
 if TYPE_CHECKING:
@@ -30,7 +33,6 @@ if TYPE_CHECKING:
 _TEXT: Final = "_text"  # the record as framed: unredacted; used for the id, then dropped
 _DECODE: Final = "_decode"  # the text fed to json_decode (redacted; normalized on the exact path)
 _ROW: Final = "_row"
-DECODE_SLICE: Final = 1000
 # More headers than any client sends: a record with more is refused before its list is held again.
 MAX_HEADERS: Final = 1000
 # WAF fields that occur at one place in a record: a second occurrence is a duplicate key, which
@@ -90,7 +92,7 @@ def decode(batch: FramedBatch, *, redaction: Redaction, projection: pl.Schema) -
     ).with_row_index(_ROW)
     frame = _redact(frame, redaction)
     fast = frame.filter(~pl.col("_exact"))
-    decoded, failed = _decode_unreserved(fast[S.EVENT_ORIGINAL], dtype)
+    decoded, failed = decode_unreserved(fast[S.EVENT_ORIGINAL], dtype)
     failed |= _ambiguous(fast[S.EVENT_ORIGINAL], decoded, projection)
     rows = [fast.filter(~failed).with_columns(decoded.filter(~failed).alias(_DECODE))]
     exact_rows, rejected = _exact_path(
@@ -110,20 +112,27 @@ def _redact(frame: pl.DataFrame, redaction: Redaction) -> pl.DataFrame:
     match details on a cookie or header get rule 3 from ``hide_matched_data`` (5% of generated records;
     parse, walk and write again cost about a third of the exact path's parse, redact_object and coerce).
     """
-    text = pl.col(_TEXT)
     passes = text_redaction(redaction)
-    sensitive = frame[_TEXT].str.contains(passes.prefilter)
-    plain = frame.filter(~sensitive).with_columns(text.alias(S.EVENT_ORIGINAL), pl.lit(False).alias("_exact"))
-    secret = frame.filter(sensitive).with_columns(passes.redact(text).alias(S.EVENT_ORIGINAL))
-    secret = secret.with_columns(passes.needs_exact(text, pl.col(S.EVENT_ORIGINAL)).alias("_exact"))
-    secret = secret.with_columns((passes.match_details(text) & ~pl.col("_exact")).alias("_walk"))
-    walk = secret.filter(pl.col("_walk"))
+    marked = on_slices(frame, partial(_mark, passes=passes))
+    walk = marked.filter(pl.col("_walk"))
     finished = pl.Series(passes.hide_matched_data(walk[S.EVENT_ORIGINAL]), dtype=pl.String)
     walk = walk.with_columns(
         finished.fill_null(walk[S.EVENT_ORIGINAL]).alias(S.EVENT_ORIGINAL), finished.is_null().alias("_exact")
     )
-    secret = pl.concat([secret.filter(~pl.col("_walk")), walk]).drop("_walk")
-    return pl.concat([plain, secret]).sort(_ROW)
+    return pl.concat([marked.filter(~pl.col("_walk")), walk]).drop("_walk").sort(_ROW)
+
+
+def _mark(frame: pl.DataFrame, passes: TextRedaction) -> pl.DataFrame:
+    """``_redact``'s passes in Polars: the redacted text, ``_exact``, and ``_walk`` for rule 3's walk."""
+    text = pl.col(_TEXT)
+    sensitive = frame[_TEXT].str.contains(passes.prefilter)
+    plain = frame.filter(~sensitive).with_columns(
+        text.alias(S.EVENT_ORIGINAL), pl.lit(False).alias("_exact"), pl.lit(False).alias("_walk")
+    )
+    secret = frame.filter(sensitive).with_columns(passes.redact(text).alias(S.EVENT_ORIGINAL))
+    secret = secret.with_columns(passes.needs_exact(text, pl.col(S.EVENT_ORIGINAL)).alias("_exact"))
+    secret = secret.with_columns((passes.match_details(text) & ~pl.col("_exact")).alias("_walk"))
+    return pl.concat([plain, secret])
 
 
 def _ambiguous(texts: pl.Series, decoded: pl.Series, projection: pl.Schema) -> pl.Series:
@@ -154,69 +163,8 @@ def _ambiguous(texts: pl.Series, decoded: pl.Series, projection: pl.Schema) -> p
     )
     actions = pl.col("_text").str.count_matches('"action":', literal=True)
     ambiguous = ((once != present) | (actions != rule_results + 1)).fill_null(True)
-    return pl.DataFrame({"_text": texts, "_decoded": decoded}).select(ambiguous).to_series()
-
-
-def _decode_unreserved(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
-    """``_decode_lenient``, with the rows that hold a key waflens adds at their top level marked failed.
-
-    The exact path rejects those. A record that names a reserved key anywhere (an attacker's header
-    value can) is decoded with a probe member appended for each, ``{…,"waflens":"\\u0000"}``: Polars
-    keeps the first of two equal keys, so the probe's value comes back exactly when the record has no
-    such key at its top level. A value of its own there comes back instead (null too; an object or a
-    list fails the String field and so the row), unless it is a NUL like the probe's: a record holding
-    a NUL is marked as well. Texts here have no escape that could spell a reserved key (``needs_exact``).
-    """
-    text, row = pl.col("_text"), pl.col("_decoded").struct
-    named = pl.any_horizontal(text.str.contains(f'"{k}"', literal=True) for k in S.RESERVED_TOP_LEVEL)
-    probe = "".join(f',"{k}":"\\u0000"' for k in S.RESERVED_TOP_LEVEL) + "}"
-    frame = pl.DataFrame({"_text": texts}).with_columns(named.alias("_named"))
-    probed = frame.select(pl.when(pl.col("_named")).then(text.str.strip_suffix("}") + probe).otherwise(text))
-    with_reserved = pl.Struct([*dtype.fields, *(pl.Field(k, pl.String) for k in S.RESERVED_TOP_LEVEL)])
-    decoded, failed = _decode_lenient(probed.to_series(), with_reserved)
-    checked = frame.with_columns(decoded.alias("_decoded")).select(
-        pl.struct(row.field(*(f.name for f in dtype.fields))).alias(decoded.name),
-        (
-            pl.col("_named")
-            & (
-                pl.any_horizontal(row.field(k).ne_missing("\x00") for k in S.RESERVED_TOP_LEVEL)
-                | text.str.contains(r"\x00|\\u0000")
-            )
-        ).alias("_reserved"),
-    )
-    return checked.to_series(0), failed | checked["_reserved"]
-
-
-def _decode_lenient(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
-    """Decode every row that decodes; return the decoded column and a mask of rows that did not.
-
-    Slices of ``DECODE_SLICE`` rows: the decoder's transient memory grows with its input (a 20k-row call
-    peaked 445 MB over its 45 MB of text, 1,000-row slices 108 MB) and small slices were also faster.
-    """
-    if len(texts) <= DECODE_SLICE:
-        return _bisect(texts, dtype)
-    parts = [_bisect(texts.slice(i, DECODE_SLICE), dtype) for i in range(0, len(texts), DECODE_SLICE)]
-    return pl.concat([d for d, _ in parts]), pl.concat([f for _, f in parts])
-
-
-def _bisect(texts: pl.Series, dtype: pl.Struct) -> tuple[pl.Series, pl.Series]:
-    """Polars fails a whole column on one bad row: halve until the bad rows stand alone.
-
-    A slice fails when decoding raises (ComputeError for bad JSON, ShapeError for a row that holds
-    two values) or yields another number of values than it has rows.
-    """
-    try:
-        decoded = texts.str.json_decode(dtype)
-        if len(decoded) == len(texts):
-            return decoded, pl.Series([False] * len(texts), dtype=pl.Boolean)
-    except pl.exceptions.PolarsError:
-        pass
-    if len(texts) <= 1:
-        return pl.Series([None] * len(texts), dtype=dtype), pl.Series([True] * len(texts), dtype=pl.Boolean)
-    half = len(texts) // 2
-    left, left_failed = _bisect(texts[:half], dtype)
-    right, right_failed = _bisect(texts[half:], dtype)
-    return left.append(right), left_failed.append(right_failed)
+    rows = pl.DataFrame({"_text": texts, "_decoded": decoded})
+    return on_slices(rows, lambda part: part.select(ambiguous)).to_series()
 
 
 def _exact_path(

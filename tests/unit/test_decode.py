@@ -15,7 +15,8 @@ from enrich import schema as S
 from enrich.config import DEFAULT_REDACTED_HEADERS
 from enrich.redact import Redaction
 from ingest.decode.framing import FramedBatch
-from ingest.decode.records import _decode_unreserved, decode, record_id, record_ids
+from ingest.decode.records import decode, record_id, record_ids
+from ingest.decode.slices import decode_unreserved
 
 BASE = {
     "timestamp": 1682374606245,
@@ -95,7 +96,7 @@ def test_a_reserved_key_with_the_probes_own_value_is_still_found() -> None:
     texts = pl.Series(
         [_text({**BASE, "waflens": "\u0000"}), _text({**BASE, "x": "\u0000 waflens"}), _text(BASE)]
     )
-    _, failed = _decode_unreserved(texts, S.decode_dtype(S.ENRICH_INPUT))
+    _, failed = decode_unreserved(texts, S.decode_dtype(S.ENRICH_INPUT))
     assert failed.to_list() == [True, False, False]
 
 
