@@ -6,9 +6,7 @@ reports. Batches of 2,000 records, as in ``test_memory.py``, so both runs span s
 smaller one measures the steady state rather than a cold start.
 
 The documents go to the fake cluster, served from a third process so that what it keeps is not counted.
-Into the lake the same two objects peak at 326 and 419 MB (1.28x), and ``waflens ingest`` on the same
-two files at 302 and 381 MB (1.26x): the growth is the lake's duplicate check, which reads the ``_id``
-column of every file already in a partition before each write, not the object being streamed.
+The lake's side of the same check is ``test_memory.py``'s (``waflens ingest --lake``).
 """
 
 from __future__ import annotations
