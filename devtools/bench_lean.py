@@ -12,48 +12,43 @@ policy walk.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final
 
 import orjson
 
 from devtools.bench_process import BENCH_CONFIG, lines
-from devtools.bench_reference import Reference, _dict, _list, _unique
+from devtools.bench_reference import Reference, _dict, _list
 from enrich.config import EnrichConfig
-from enrich.redact import normalize_name
-from enrich.useragent import BOT_LABEL, MAX_PARSED_CHARS, parse_user_agent
 from ingest.decode.records import record_id
 
-T = TypeVar("T")
 _CACHE: Final = 8192
 
 _DAY_MS: Final = 86_400_000
 _UA_FIELDS: Final = ("browser", "browser_version", "os", "device")
 
 
-def _cached(function: Callable[..., T]) -> Callable[..., T]:
-    return lru_cache(maxsize=_CACHE)(function)
-
-
 class LeanIngester:
     """Bulk lines for one record at a time, the per-record way, with every look-up cached."""
 
     def __init__(self, config: EnrichConfig) -> None:
-        self.reference = Reference(config)  # the enrichment's rules, written per record
+        # the enrichment's rules, written per record, with a cache in front of each look-up
+        reference = self.reference = Reference(config)
+        for name in (
+            "webacl",
+            "account",
+            "owner",
+            "domain",
+            "client_ip",
+            "normalize_name",
+            "parse_user_agent",
+        ):
+            setattr(reference, name, lru_cache(maxsize=_CACHE)(getattr(reference, name)))
         self.prefix = config.index_prefix
-        self.sensitive = self.reference.redaction.header_names
-        self.marker = self.reference.redaction.marker
-        self.webacl = _cached(self.reference.webacl)
-        self.account = _cached(self.reference.account)
-        self.owner = _cached(self.reference.owner)
-        self.domain = _cached(self.reference.domain)
-        self.client_ip = _cached(self.reference.client_ip)
-        self.reference.owner = _cached(self.reference.owner)  # type: ignore[method-assign]
-        self.parse_user_agent = _cached(lambda value: dict(parse_user_agent(value[:MAX_PARSED_CHARS])))
-        self.normalized = _cached(normalize_name)
+        self.sensitive = reference.redaction.header_names
+        self.marker = reference.redaction.marker
         self.days: dict[int, tuple[str, str]] = {}
 
     def bulk_lines(self, line: bytes) -> bytes:
@@ -67,7 +62,7 @@ class LeanIngester:
             name = header.get("name")
             if (
                 isinstance(name, str)
-                and self.normalized(name) in self.sensitive
+                and self.reference.normalize_name(name) in self.sensitive
                 and header.get("value") is not None
             ):
                 header["value"] = self.marker
@@ -79,60 +74,9 @@ class LeanIngester:
         seconds, ms = divmod(millis, 1000)
         hours, rest = divmod(seconds, 3600)
         record["@timestamp"] = f"{date}T{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{ms:03d}Z"
-        record["waflens"] = self.enrichment(record, request, headers)
+        record["waflens"] = self.reference.enrichment(record)
         action = b'{"index":{"_index":"' + index.encode() + b'","_id":"' + doc_id.encode() + b'"}}\n'
         return action + orjson.dumps(record) + b"\n"
-
-    def enrichment(
-        self, record: dict[str, Any], request: dict[str, Any], headers: list[dict[str, Any]]
-    ) -> dict[str, Any]:
-        """The ``waflens`` object of one record (the reference's rules, look-ups cached)."""
-        ref = self.reference
-        names = [h["name"].lower() if isinstance(h.get("name"), str) else None for h in headers]
-        groups = [g for g in _list(record.get("ruleGroupList")) if isinstance(g, dict)]
-        webacl = self.webacl(record.get("webaclId"))
-        rule_ids = ref.rule_ids(record, groups)
-        matched = [
-            g.get("ruleGroupId")
-            for g in groups
-            if g.get("terminatingRule") is not None
-            or _list(g.get("nonTerminatingMatchingRules"))
-            or _list(g.get("excludedRules"))
-        ]
-        labels = [_dict(label).get("name") for label in _list(record.get("labels"))]
-        user_agent = ref.header(headers, names, "user-agent")
-        host = request.get("host") if request.get("host") is not None else ref.header(headers, names, "host")
-        client_ip = self.client_ip(request.get("clientIp"))
-        parsed = self.parse_user_agent(user_agent) if isinstance(user_agent, str) else {}
-        bot = bool(parsed.get("spider")) or any(
-            isinstance(n, str) and n.startswith(BOT_LABEL) for n in labels
-        )
-        return {
-            "blocked": record.get("action") == "BLOCK",
-            "counted": ref.counted(record, groups),
-            "webacl": webacl,
-            "account": self.account(webacl["account_id"]),
-            "terminating": ref.terminating(record, groups),
-            "rule_ids": rule_ids,
-            "rule_group_ids": matched,
-            "counted_rules": ref.counted_rules(record, groups),
-            "labels": labels,
-            "client_ip": client_ip,
-            "user_agent": user_agent,
-            "host": host,
-            "header_names": list(dict.fromkeys(names)),
-            "redacted_headers": _unique(
-                [
-                    normalized
-                    for n in names
-                    if n is not None and (normalized := self.normalized(n)) in ref.redaction.sensitive
-                ]
-            ),
-            "owasp": ref.owasp(record, rule_ids, matched, labels),
-            "ua": {**{f: parsed.get(f) for f in _UA_FIELDS}, "bot": bot},
-            "domain": self.domain(host) if isinstance(host, str) else None,
-            "geo": ref.where(record, request, client_ip),
-        }
 
 
 def ingest_file(source: Path) -> tuple[int, int, int]:

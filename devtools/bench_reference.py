@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -55,6 +56,9 @@ class Reference:
     geo: GeoLookup | None = None
 
     def __post_init__(self) -> None:
+        # the two per-value library calls, as attributes so a caller may put a cache in front of them
+        self.normalize_name: Callable[[str], str] = normalize_name
+        self.parse_user_agent: Callable[[str], dict[str, Any]] = lambda value: dict(parse_user_agent(value))
         self.redaction = redaction_from(self.config)  # the pipeline's own, so the policy is the same
         self.accounts = {a.account_id: a for a in self.config.accounts}
         self.exact = {s.value: s for s in self.config.selectors if s.kind == "rule_group"}
@@ -115,7 +119,7 @@ class Reference:
                     normalized
                     for h in headers
                     if isinstance(h.get("name"), str)
-                    and (normalized := normalize_name(h["name"])) in self.redaction.sensitive
+                    and (normalized := self.normalize_name(h["name"])) in self.redaction.sensitive
                 ]
             ),
             "owasp": self.owasp(record, rule_ids, matched, labels),
@@ -148,9 +152,8 @@ class Reference:
             self.value_masks[source, value] = sum(bits)
         return self.value_masks[source, value]
 
-    @staticmethod
-    def user_agent(value: Any, labels: list[Any]) -> dict[str, Any]:
-        parsed = dict(parse_user_agent(value[:MAX_PARSED_CHARS])) if isinstance(value, str) else {}
+    def user_agent(self, value: Any, labels: list[Any]) -> dict[str, Any]:
+        parsed = self.parse_user_agent(value[:MAX_PARSED_CHARS]) if isinstance(value, str) else {}
         labelled = any(isinstance(n, str) and n.startswith(BOT_LABEL) for n in labels)
         fields = ("browser", "browser_version", "os", "device")
         return {**{f: parsed.get(f) for f in fields}, "bot": bool(parsed.get("spider")) or labelled}
